@@ -1,0 +1,144 @@
+"""The labelling widget: a person compares two continuations and the choice is saved at once.
+
+Built only from core ipywidgets (no custom front-end, nothing to build), so it runs in JupyterLab,
+Jupyter Notebook, VS Code and Colab alike. Every button goes through the same
+:class:`rlhf_utils.feedback.LabellingSession` as the simulated labeller: ``session.label(...)``
+appends the record to the JSONL store (flushed and fsynced) before the next pair appears, and
+"Undo" appends a retraction and shows that pair again.
+
+Usage in a notebook::
+
+    store = FeedbackStore(default_store_path())
+    session = LabellingSession(store, pairs, model=MODEL_NAME, labeller="your name", repeats=3)
+    LabellingWidget(session)           # the last expression of a cell displays it
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as widgets
+
+from .feedback import Choice, LabellingSession
+
+DEFAULT_INSTRUCTIONS = (
+    "<b>Which continuation makes the better movie review?</b> Prefer the more <b>positive, "
+    "enthusiastic</b> review. Judge it as a reader would: text that only repeats words "
+    "(&ldquo;great great great&rdquo;) or says almost nothing is worse than a plain, neutral "
+    "sentence. Both continuations stop after a fixed number of tokens, so do not mark one down "
+    "for ending mid-sentence. Can't decide? <i>Tie</i>. Makes no sense? <i>Skip</i>. The rating "
+    "(optional) says how much better your choice is: 1 = slightly, 5 = far better."
+)
+"""The default task. A learner may write another criterion; the reward model then learns that one."""
+
+BUTTONS: dict[str, Choice] = {"A is better": "A", "B is better": "B", "Tie": "tie", "Skip": "skip"}
+"""Button text -> the choice it records."""
+
+_TEXT_BOX = (
+    "<div style='white-space:pre-wrap; line-height:1.5; min-height:4em'>"
+    "<span style='color:#777'>{prompt}</span><b>{response}</b></div>"
+)
+
+
+def _as_html(prompt: str, response: str) -> str:
+    shown = html.escape(response) if response.strip() else "<i style='color:#a00'>(empty)</i>"
+    return _TEXT_BOX.format(prompt=html.escape(prompt), response=shown)
+
+
+class LabellingWidget(widgets.VBox):
+    """Prompt and two continuations side by side; A / B / Tie / Skip, an optional 1-5 rating,
+    Undo, and progress (done / total, how many remain).
+
+    ``instructions`` (HTML) says what to prefer; ``show_rating=False`` hides the rating.
+    ``last_error`` holds the message of the last failed action (also shown in red under the buttons).
+    """
+
+    def __init__(
+        self,
+        session: LabellingSession,
+        *,
+        instructions: str = DEFAULT_INSTRUCTIONS,
+        show_rating: bool = True,
+    ) -> None:
+        self.session = session
+        self.last_error: str | None = None
+        self._shown_at = time.monotonic()
+
+        self.instructions = widgets.HTML(
+            f"<div style='padding:6px 10px; background:#f4f6fa; border-left:4px solid #4a6fa5'>{instructions}</div>"
+        )
+        self.progress_bar = widgets.IntProgress(min=0, max=max(session.total, 1), layout=widgets.Layout(width="50%"))
+        self.progress_text = widgets.Label()
+        panel = widgets.Layout(width="50%", border="1px solid #bbb", padding="4px 10px", margin="2px")
+        self.text_a, self.text_b = widgets.HTML(), widgets.HTML()
+        self.box_a = widgets.VBox([widgets.HTML("<b>A</b>"), self.text_a], layout=panel)
+        self.box_b = widgets.VBox([widgets.HTML("<b>B</b>"), self.text_b], layout=panel)
+        self.rating = widgets.ToggleButtons(
+            options=[("no rating", None)] + [(str(i), i) for i in range(1, 6)],
+            value=None,
+            description="How much better:",
+            style={"description_width": "initial", "button_width": "auto"},
+        )
+        self.choice_buttons = []
+        for text, choice in BUTTONS.items():
+            button = widgets.Button(description=text, button_style="primary" if choice in ("A", "B") else "")
+            button.on_click(lambda _button, choice=choice: self._on_choice(choice))
+            self.choice_buttons.append(button)
+        self.undo_button = widgets.Button(description="Undo", icon="undo", button_style="warning")
+        self.undo_button.on_click(lambda _button: self._on_undo())
+        self.status = widgets.HTML()
+
+        children = [
+            self.instructions,
+            widgets.HBox([self.progress_bar, self.progress_text]),
+            widgets.HBox([self.box_a, self.box_b]),
+        ]
+        if show_rating:
+            children.append(self.rating)
+        children += [widgets.HBox([*self.choice_buttons, self.undo_button]), self.status]
+        super().__init__(children)
+        self._refresh()
+
+    # ------------------------------------------------------------------ actions
+    def _on_choice(self, choice: Choice) -> None:
+        rating = self.rating.value if choice in ("A", "B") else None
+        try:
+            record = self.session.label(choice, rating, response_time_s=round(time.monotonic() - self._shown_at, 3))
+        except Exception as err:  # shown to the learner: a callback's traceback would be invisible
+            self._show_error(err)
+            return
+        self._refresh(f"Saved: {record.choice}" + (f" (rating {record.rating})" if record.rating else "") + ".")
+
+    def _on_undo(self) -> None:
+        try:
+            retraction = self.session.undo()
+        except Exception as err:
+            self._show_error(err)
+            return
+        self._refresh("Nothing to undo." if retraction is None else "Undone: that pair is shown again.")
+
+    # ------------------------------------------------------------------ display
+    def _show_error(self, err: Exception) -> None:
+        self.last_error = f"{type(err).__name__}: {err}"
+        self.status.value = f"<span style='color:#b00'>Not saved. {html.escape(self.last_error)}</span>"
+
+    def _refresh(self, message: str = "") -> None:
+        s = self.session
+        self.last_error = None
+        self.progress_bar.value = s.done
+        self.progress_text.value = f"{s.done} / {s.total} done, {s.remaining} left"
+        self.rating.value = None
+        item = s.current
+        finished = item is None
+        for button in self.choice_buttons:
+            button.disabled = finished
+        if finished:
+            self.text_a.value = self.text_b.value = ""
+            message = f"{message} All {s.total} pairs are labelled.".strip()
+        else:
+            self.text_a.value = _as_html(item.pair.prompt, item.pair.response_a)
+            self.text_b.value = _as_html(item.pair.prompt, item.pair.response_b)
+        where = html.escape(str(s.store.path))
+        self.status.value = f"{html.escape(message)} <span style='color:#777'>Labels are saved to {where}</span>"
+        self._shown_at = time.monotonic()
