@@ -77,7 +77,7 @@ def sentiment(text: str) -> float:
 
 def _ramp(value: float, start: float, full: float) -> float:
     """0 at ``start``, 1 at ``full``, linear in between, clipped (works for falling ramps too)."""
-    return float(np.clip((value - start) / (full - start), 0.0, 1.0))
+    return min(1.0, max(0.0, (value - start) / (full - start)))
 
 
 def _tokens(text: str) -> list[str]:
