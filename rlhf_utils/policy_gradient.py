@@ -17,7 +17,8 @@ with ``Psi_t`` one of three weights (the ``variant`` of :func:`train_reinforce`)
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 
 import gymnasium as gym
@@ -39,15 +40,16 @@ def discounted_returns(rewards: Sequence[float] | torch.Tensor, gamma: float) ->
     backwards in one pass; ``G_0`` is the return of the whole episode. Returns a float32 tensor
     with the same length as ``rewards``.
     """
-    rewards = torch.as_tensor(rewards, dtype=torch.float32)
-    if rewards.ndim != 1:
-        raise ValueError(f"rewards must be 1-D (one episode), got shape {tuple(rewards.shape)}")
-    returns = torch.zeros_like(rewards)
+    if isinstance(rewards, torch.Tensor):
+        if rewards.ndim != 1:
+            raise ValueError(f"rewards must be 1-D (one episode), got shape {tuple(rewards.shape)}")
+        rewards = rewards.tolist()
+    returns = [0.0] * len(rewards)
     running = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
+    for t in reversed(range(len(rewards))):
         running = float(rewards[t]) + gamma * running
         returns[t] = running
-    return returns
+    return torch.tensor(returns, dtype=torch.float32)
 
 
 def reward_to_go(rewards: Sequence[float] | torch.Tensor, gamma: float, *, causal: bool = True) -> torch.Tensor:
@@ -168,7 +170,8 @@ def collect_episodes(envs: Sequence[gym.Env], policy: PolicyNet, seeds: Sequence
     active = list(range(len(envs)))
     while active:
         obs = torch.as_tensor(np.stack([current[i] for i in active]), dtype=torch.float32)
-        actions = policy.distribution(obs).sample().tolist()
+        probs = torch.softmax(policy(obs), dim=-1)
+        actions = torch.multinomial(probs, 1).squeeze(1).tolist()  # a_t ~ pi(.|s_t), one per env
         still_active = []
         for i, action in zip(active, actions, strict=True):
             obs_buf[i].append(current[i])
@@ -202,14 +205,15 @@ def evaluate_policy(
     """
     env = gym.make(env_id)
     scores = []
-    for k in range(n_episodes):
-        obs, _ = env.reset(seed=seed + k)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy.act(obs, greedy=greedy))
-            total += float(reward)
-            done = terminated or truncated
-        scores.append(total)
+    with single_thread():
+        for k in range(n_episodes):
+            obs, _ = env.reset(seed=seed + k)
+            total, done = 0.0, False
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(policy.act(obs, greedy=greedy))
+                total += float(reward)
+                done = terminated or truncated
+            scores.append(total)
     env.close()
     return scores
 
@@ -258,6 +262,21 @@ class ReinforceResult:
     """The hyperparameters used (:class:`ReinforceConfig` as a dict)."""
     value_net: ValueNet | None = None
     """The learned baseline (variant ``"baseline"``), else ``None``."""
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (then restore the setting).
+
+    These networks are tiny: a forward pass takes microseconds, and splitting it over threads
+    costs more than it saves - on a busy 2-core machine a training run was 10x slower with 2 threads.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _make_config(hyperparameters: dict) -> ReinforceConfig:
@@ -311,6 +330,11 @@ def train_reinforce(
     """
     _check_variant(variant)
     cfg = _make_config(hyperparameters)
+    with single_thread():
+        return _train(seed, max_env_steps, variant, progress, cfg)
+
+
+def _train(seed: int, max_env_steps: int, variant: str, progress: bool, cfg: ReinforceConfig) -> ReinforceResult:
     start = time.perf_counter()
     torch.manual_seed(seed)
     envs = [gym.make(cfg.env_id) for _ in range(cfg.episodes_per_update)]
