@@ -516,6 +516,30 @@ class SimulatedLabeller:
         return n
 
 
+def simulate_implicit_feedback(
+    pair: ComparisonPair,
+    rng: random.Random,
+    *,
+    temperature: float = 0.5,
+    position_bias: float = 0.5,
+    score: Callable[[str, str], float] = gold_score,
+) -> tuple[Choice, float]:
+    """Implicit feedback: which of two listed reviews a reader clicks, and how long they read it.
+
+    Nobody states a preference; the reader clicks one and stays a while. Clicks are a noisier,
+    biased preference: ``P(click A) = sigmoid((g_A - g_B) / temperature + position_bias)``, where
+    ``position_bias > 0`` is the pull of the first item in a list. The dwell time on the clicked
+    review is log-normal, longer for reviews the reader likes:
+    ``seconds = exp(N(log(8) + 0.5 * g_clicked, 0.5))``. Returns ``(choice, seconds)``;
+    ``session.label(choice, response_time_s=seconds)`` stores it like any judgement.
+    """
+    g_a, g_b = score(pair.response_a, pair.prompt), score(pair.response_b, pair.prompt)
+    p_a = 1.0 / (1.0 + math.exp(-((g_a - g_b) / temperature + position_bias)))
+    choice: Choice = "A" if rng.random() < p_a else "B"
+    liked = g_a if choice == "A" else g_b
+    return choice, math.exp(rng.gauss(math.log(8.0) + 0.5 * liked, 0.5))
+
+
 def use_simulated_feedback(override: bool | None = None) -> bool:
     """Should the notebook use the simulated labeller instead of a person?
 

@@ -409,3 +409,25 @@ def test_responses_from_another_model_are_refused_by_name():
     assert len(preference_pairs(labels)) == 2
     with pytest.raises(ValueError, match=r"expected responses written by 'test-gpt2', but found 1 from 'gpt2'"):
         to_trl_dataset(labels, model=MODEL)
+
+
+def test_implicit_clicks_are_a_noisier_position_biased_preference(tmp_path):
+    pairs = review_pairs(250, seed=2)
+    rng = random.Random(0)
+    session = LabellingSession(FeedbackStore(tmp_path / "clicks.jsonl"), pairs, model=MODEL, labeller="clicks")
+    while session.current:
+        choice, seconds = fb.simulate_implicit_feedback(session.current.pair, rng)
+        assert seconds > 0
+        session.label(choice, response_time_s=seconds)
+    clicks = session.store.labels()
+    stated = LabellingSession(FeedbackStore(tmp_path / "stated.jsonl"), pairs, model=MODEL, labeller=fb.SIMULATED)
+    SimulatedLabeller(seed=0).label(stated)
+    click_agreement = agreement_with_gold(clicks).rate
+    assert 0.6 < click_agreement < agreement_with_gold(stated.store.labels()).rate
+
+    def share_of_first(bias: float) -> float:  # each pair shown both ways round: no preference for A by content
+        rng = random.Random(1)
+        shown = [ComparisonPair(*p, MODEL) for p in pairs] + [ComparisonPair(*p, MODEL).swapped() for p in pairs]
+        return [fb.simulate_implicit_feedback(q, rng, position_bias=bias)[0] for q in shown].count("A") / len(shown)
+
+    assert abs(share_of_first(0.0) - 0.5) < 0.05 < share_of_first(1.0) - 0.5, (share_of_first(0.0), share_of_first(1.0))

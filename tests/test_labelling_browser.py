@@ -162,25 +162,18 @@ def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
             expect(widget.get_by_text("a joy from start to finish")).to_be_visible()
 
             widget.locator("button.jupyter-button", has_text=re.compile(r"^4$")).click()  # the optional rating
-            button("A is better").click()
-            _wait_for_records(store, 1)
-            progress("1 / 4 done, 3 left")
-            expect(widget.get_by_text("is wooden and stiff")).to_be_visible()
-
-            button("B is better").click()
-            _wait_for_records(store, 2)
-            progress("2 / 4 done, 2 left")
-
-            button("Tie").click()
-            _wait_for_records(store, 3)
-            progress("3 / 4 done, 1 left")
-            expect(widget.get_by_text("made something lovely")).to_be_visible()
-
-            button("Undo").click()
-            _wait_for_records(store, 4)
-            progress("2 / 4 done, 2 left")
-            expect(widget.get_by_text("is set in a small town")).to_be_visible()  # the tied pair is back
-        except Exception:
+            steps = [  # (button, progress after it, text of the pair shown next)
+                ("A is better", "1 / 4 done, 3 left", "is wooden and stiff"),
+                ("B is better", "2 / 4 done, 2 left", "is set in a small town"),
+                ("Tie", "3 / 4 done, 1 left", "made something lovely"),
+                ("Undo", "2 / 4 done, 2 left", "is set in a small town"),  # the tied pair is back
+            ]
+            for n_records, (text, after, shown_next) in enumerate(steps, start=1):
+                button(text).click()
+                _wait_for_records(store, n_records)
+                progress(after)
+                expect(widget.get_by_text(shown_next)).to_be_visible()
+        except Exception:  # LABELLING_BROWSER_DEBUG=shot.png keeps a screenshot of the failure
             if os.environ.get("LABELLING_BROWSER_DEBUG"):
                 page.screenshot(path=os.environ["LABELLING_BROWSER_DEBUG"])
             raise
