@@ -92,6 +92,10 @@ def jupyter_lab(tmp_path):
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
     }
+    # no "official Jupyter news?" pop-up over the page (the server is offline anyway)
+    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     port = _free_port()
     log = tmp_path / "jupyter.log"
     with open(log, "w") as log_file:
@@ -100,7 +104,8 @@ def jupyter_lab(tmp_path):
                 sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
                 "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                 "--IdentityProvider.token=", "--ServerApp.password=",
-                f"--ServerApp.root_dir={root}", "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             ],
             cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
