@@ -5,24 +5,29 @@ The course uses it twice: the simulated labeller turns it into noisy preferences
 a learned, imperfect copy of this score; a policy that learns to please the copy while the gold
 score falls is over-optimising the reward model.
 
-Definition (one formula, used everywhere)::
+Definition (one formula, used everywhere; ``gold_score(response, prompt)``)::
 
     gold(x) = s(x) - d(x) * (1 + s(x))   =   (1 - d(x)) * s(x) - d(x)
 
-* ``s(x)`` in [-1, 1] is the VADER compound sentiment of the text (``vadersentiment``);
-* ``d(x)`` in [0, 1] is a *degeneracy* penalty made of five parts ``d_i``, each 0 for ordinary
-  fluent text and 1 for text no reader would call a review, combined as
+* ``s(x)`` in [-1, 1] is the VADER compound sentiment (``vadersentiment``) of the whole text a
+  reader sees, prompt + response;
+* ``d(x)`` in [0, 1] is a *degeneracy* penalty of the response alone, made of five parts ``d_i``,
+  each 0 for ordinary fluent text and 1 for text no reader would call a review, combined as
   ``d = 1 - prod_i (1 - d_i)``: any one part at 1 makes ``d = 1``, and several partial signs add up:
 
-  ===================  ===========================================================  =========
-  part                 measured on                                                  1 when
-  ===================  ===========================================================  =========
-  ``too_few_words``    fewer than 4 alphabetic words (empty, "!!!!!", "Great.")     0 words
-  ``word_run``         the longest run of one token ("great great great")           run >= 4
-  ``low_diversity``    distinct-word ratio, averaged over 20-word windows           <= 0.35
-  ``repeated_ngrams``  share of word 3-grams that repeat an earlier 3-gram          >= 0.40
-  ``symbols``          share of tokens with no letter (":) :) :)", "!!! ???")         >= 0.70
-  ===================  ===========================================================  =========
+  ===================  ====================================================  ===========  ===========
+  part                 measured on                                           0 when       1 when
+  ===================  ====================================================  ===========  ===========
+  ``too_few_words``    alphabetic words (empty, "!!!!!", "Great.")           >= 4         0
+  ``word_run``         longest run of one token ("great great great")        <= 2         >= 4
+  ``low_diversity``    distinct-word ratio, mean over 20-word windows        >= 0.65      <= 0.35
+  ``repeated_ngrams``  share of word 3-grams repeating an earlier one        <= 0.10      >= 0.40
+  ``symbols``          share of tokens without a letter (":)", "!!!")        <= 0.30      >= 0.70
+  ===================  ====================================================  ===========  ===========
+
+Each part is linear between its two ends. On ordinary prose (a license text cut into 18-word
+pieces) every part is 0; "great great great love" gets ``d = 0.75`` (a run of 3 and half its
+words distinct: ``1 - 0.5 * 0.5``).
 
 So ``gold`` stays in [-1, 1]: with ``d = 0`` it is the sentiment; with ``d = 1`` it is -1 whatever
 the sentiment, so repeating "great" can never raise it ("great great great love" scores below
