@@ -65,6 +65,15 @@ def reward_to_go(rewards: Sequence[float] | torch.Tensor, gamma: float, *, causa
     return returns[0].expand(len(returns)).clone()
 
 
+def scale_by_rms(weights: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``weights / sqrt(mean(weights^2))``: a unit-scale copy that keeps every sign and ratio.
+
+    Unlike standardising (subtracting the mean), this adds no baseline, so the variants stay
+    what their names say; unlike dividing by the std, it is safe when all weights are equal.
+    """
+    return weights / (weights.pow(2).mean().sqrt() + eps)
+
+
 def reinforce_loss(logprobs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """The REINFORCE surrogate loss, whose gradient is minus the policy-gradient estimate.
 
@@ -153,16 +162,16 @@ class Episode:
 
 
 @torch.no_grad()
-def collect_episodes(envs: Sequence[gym.Env], policy: PolicyNet, seeds: Sequence[int | None] | None = None) -> list[Episode]:
+def collect_episodes(envs: Sequence[gym.Env], policy: nn.Module) -> list[Episode]:
     """Play one episode in each of ``envs``, side by side, sampling actions from ``policy``.
 
-    The envs step in lockstep so the policy runs once per step on a batch of observations (much
-    faster than one env at a time). An episode ends at ``terminated`` *or* ``truncated`` (the
-    500-step limit of CartPole-v1) - REINFORCE treats both as the end of the episode.
-    ``seeds[i]`` is passed to ``envs[i].reset`` (``None``: continue the env's own random stream).
+    ``policy`` maps a batch of observations to action logits (a :class:`PolicyNet`). The envs step
+    in lockstep so the policy runs once per step on a batch of observations (much faster than one
+    env at a time). An episode ends at ``terminated`` *or* ``truncated`` (the 500-step limit of
+    CartPole-v1): REINFORCE treats both as the end of the episode. Seed the envs once with
+    ``env.reset(seed=...)`` beforehand; here each reset continues the env's own random stream.
     """
-    seeds = list(seeds) if seeds is not None else [None] * len(envs)
-    current = [env.reset(seed=s)[0] for env, s in zip(envs, seeds, strict=True)]
+    current = [env.reset()[0] for env in envs]
     obs_buf: list[list[np.ndarray]] = [[] for _ in envs]
     act_buf: list[list[int]] = [[] for _ in envs]
     rew_buf: list[list[float]] = [[] for _ in envs]
@@ -231,17 +240,17 @@ class ReinforceConfig:
     """Discount factor of the returns."""
     episodes_per_update: int = 8
     """Episodes collected (side by side) per gradient step; more = less noisy, fewer updates."""
-    policy_lr: float = 1e-2
+    policy_lr: float = 2e-2
     """Adam learning rate of the policy."""
     value_lr: float = 1e-2
     """Adam learning rate of the value baseline (variant ``"baseline"`` only)."""
     value_epochs: int = 5
     """Regression steps of the value net on each batch's returns."""
-    hidden: int = 32
+    hidden: int = 64
     """Width of the policy's (and value net's) hidden layer."""
     scale_weights: bool = True
-    """Divide each batch's weights Psi_t by their standard deviation (a scale-free step size; the
-    mean is kept, so this adds no baseline)."""
+    """Divide each batch's weights Psi_t by their root mean square, so the step size does not depend
+    on the reward scale (signs and ratios are kept: this adds no baseline)."""
 
 
 @dataclass
@@ -338,6 +347,8 @@ def _train(seed: int, max_env_steps: int, variant: str, progress: bool, cfg: Rei
     start = time.perf_counter()
     torch.manual_seed(seed)
     envs = [gym.make(cfg.env_id) for _ in range(cfg.episodes_per_update)]
+    for i, env in enumerate(envs):
+        env.reset(seed=seed * 1000 + i)  # seed each env once; later resets continue its stream
     obs_dim = envs[0].observation_space.shape[0]
     n_actions = envs[0].action_space.n
     policy = PolicyNet(obs_dim, n_actions, cfg.hidden)
@@ -352,19 +363,16 @@ def _train(seed: int, max_env_steps: int, variant: str, progress: bool, cfg: Rei
         bar = tqdm(total=max_env_steps, desc=f"REINFORCE ({variant}, seed {seed})", unit="step")
     episode_returns: list[float] = []
     episode_end_steps: list[int] = []
-    steps, first = 0, True
+    steps = 0
     while steps < max_env_steps:
-        # Seed each env once (seed, seed+1, ...); later resets continue the env's own stream.
-        seeds = [seed * 1000 + i for i in range(len(envs))] if first else None
-        first = False
-        episodes = collect_episodes(envs, policy, seeds)
+        episodes = collect_episodes(envs, policy)
         for ep in episodes:
             steps += len(ep.rewards)
             episode_returns.append(ep.total_reward)
             episode_end_steps.append(steps)
         weights, returns = episode_weights(episodes, variant, cfg.gamma, value_net)
         if cfg.scale_weights:
-            weights = weights / (weights.std() + 1e-8)
+            weights = scale_by_rms(weights)
 
         obs = torch.cat([ep.observations for ep in episodes])
         actions = torch.cat([ep.actions for ep in episodes])
