@@ -12,8 +12,10 @@ from rlhf_utils.policy_gradient import (
     ReinforceResult,
     discounted_returns,
     episode_weights,
+    evaluate_policy,
     reinforce_loss,
     reward_to_go,
+    scale_by_rms,
     train_reinforce,
 )
 
@@ -67,6 +69,14 @@ def test_episode_weights_per_variant():
     assert torch.allclose(w, expected)
     with pytest.raises(ValueError, match="value_net"):
         episode_weights(episodes, "baseline", 1.0)
+
+
+def test_scale_by_rms_keeps_signs_and_ratios():
+    # rms of (3, -4) is sqrt((9 + 16) / 2) = sqrt(12.5)
+    out = scale_by_rms(torch.tensor([3.0, -4.0]))
+    assert torch.allclose(out, torch.tensor([3.0, -4.0]) / 12.5**0.5)
+    assert torch.allclose(scale_by_rms(torch.full((4,), 7.0)), torch.ones(4))  # all equal: no blow-up
+    assert torch.allclose(out.pow(2).mean(), torch.tensor(1.0))
 
 
 # --- the REINFORCE loss on a two-armed bandit -------------------------------------------------
@@ -159,6 +169,14 @@ def test_train_reinforce_same_seed_same_result():
     assert a.episode_returns != c.episode_returns
     for p, q in zip(a.policy.parameters(), b.policy.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_evaluate_policy_is_repeatable():
+    torch.manual_seed(0)
+    policy = PolicyNet(4, 2)
+    scores = evaluate_policy(policy, n_episodes=3, seed=7)
+    assert len(scores) == 3 and all(1 <= s <= 500 for s in scores)
+    assert evaluate_policy(policy, n_episodes=3, seed=7) == scores  # greedy + fixed seeds: deterministic
 
 
 # --- plotting -------------------------------------------------------------------------------------
