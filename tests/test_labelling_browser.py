@@ -202,3 +202,38 @@ def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
     assert undo["kind"] == "retraction" and undo["retracts"] == records[2]["record_id"], undo
     assert undo["pair_id"] == records[2]["pair_id"] and undo["labeller"] == "browser-test"
     print(f"browser session took {elapsed:.1f} s")
+
+
+def test_widget_logic_without_a_browser(tmp_path):
+    """The same widget driven through ipywidgets' Python API (runs everywhere, no browser needed)."""
+    from rlhf_utils.feedback import FeedbackStore, LabellingSession, load_records
+    from rlhf_utils.labelling import LabellingWidget
+
+    pairs = [("It was", " lovely", " awful"), ("It was", " fine", " dull"), ("It was", " great fun", " a bore")]
+    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model="m", labeller="ann")
+    widget = LabellingWidget(session, instructions="Prefer the <b>shorter</b> review.")
+    buttons = {b.description: b for b in widget.choice_buttons} | {"Undo": widget.undo_button}
+    assert "shorter" in widget.instructions.value and "lovely" in widget.text_a.value
+    assert widget.progress_text.value == "0 / 3 done, 3 left"
+
+    widget.rating.value = 5
+    buttons["A is better"].click()
+    assert widget.rating.value is None and widget.progress_bar.value == 1 and "fine" in widget.text_a.value
+    widget.rating.value = 2
+    buttons["Tie"].click()  # a rating means nothing for a tie: it is not stored
+    buttons["Undo"].click()
+    buttons["Skip"].click()
+    buttons["B is better"].click()
+    assert widget.progress_text.value == "3 / 3 done, 0 left" and "All 3 pairs are labelled" in widget.status.value
+    assert all(b.disabled for b in widget.choice_buttons) and not widget.undo_button.disabled
+    records = load_records(tmp_path / "l.jsonl")
+    summary = [(getattr(r, "choice", "undo"), getattr(r, "rating", None)) for r in records]
+    assert summary == [("A", 5), ("tie", None), ("undo", None), ("skip", None), ("B", None)]
+
+    # a failed write is shown in the widget, and nothing changes
+    session.store.path = tmp_path / "missing-dir-is-a-file"
+    session.store.path.write_text("")
+    session.store.path = session.store.path / "l.jsonl"
+    buttons["Undo"].click()
+    assert widget.last_error and "Not saved" in widget.status.value
+    assert session.done == 3 and len(load_records(tmp_path / "l.jsonl")) == 5
