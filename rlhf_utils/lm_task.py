@@ -42,3 +42,23 @@ def load_prompts(split: str = "train", folder: Path | None = None) -> list[str]:
     if not prompts:
         raise ValueError(f"Prompt set {path} is empty; rebuild it with `python scripts/build_corpus.py`.")
     return prompts
+
+
+def encode_prompts(tokenizer, prompts: list[str], device="cpu"):
+    """Token ids of ``<|endoftext|> prompt``, left-padded: ``(input_ids, attention_mask)``, both ``(B, Q)``.
+
+    Left padding puts every prompt's last token in the same column, so all responses start together;
+    the model must then get position ids from the attention mask (see ``lm_ppo.position_ids``).
+    """
+    import torch
+
+    if not prompts:
+        raise ValueError("The prompt list is empty: pass at least one prompt (see load_prompts()).")
+    rows = [[tokenizer.eos_token_id] + tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row)
+        mask[i, width - len(row):] = 1
+    return ids.to(device), mask.to(device)

@@ -1,0 +1,117 @@
+"""PPO for language models on a tiny random GPT-2 with a toy reward (count of one token)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from rlhf_utils import lm_ppo
+from rlhf_utils.models import ModelTokenizerMismatchError
+from rlhf_utils.pretraining import train_byte_level_bpe
+
+TEXTS = ["This movie was great fun and the acting was superb.", "I hated every minute of this boring film.",
+         "The story is slow but the music is lovely.", "A wonderful cast in a forgettable plot."] * 20
+PROMPTS = ["This movie", "The story", "I hated", "A wonderful cast", "The music is"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_byte_level_bpe(TEXTS, vocab_size=300)
+
+
+def tiny_lm(tokenizer, dropout: float = 0.0, seed: int = 0) -> GPT2LMHeadModel:
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
+                        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
+                        pad_token_id=tokenizer.pad_token_id)
+    return GPT2LMHeadModel(config).eval()
+
+
+def make_trainer(tokenizer, reward_fn, dropout: float = 0.0, **overrides) -> lm_ppo.LMPPOTrainer:
+    settings = dict(response_length=8, batch_size=16, minibatch_size=8, ppo_epochs=4, learning_rate=3e-3,
+                    kl_coef=0.01, adaptive_kl=False, anneal_lr=False)
+    settings.update(overrides)
+    lm = tiny_lm(tokenizer, dropout)
+    return lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), lm_ppo.frozen_copy(lm), tokenizer, reward_fn,
+                               lm_ppo.LMPPOConfig(**settings))
+
+
+def target_tokens_reward(token_ids: list[int]):
+    """A toy reward: how many response tokens belong to a small target set."""
+    targets = torch.tensor(token_ids)
+
+    def reward(samples: lm_ppo.Samples) -> torch.Tensor:
+        return torch.isin(samples.response_ids, targets).float().sum(-1)
+    return reward
+
+
+def test_ppo_increases_a_toy_reward(tokenizer):
+    trainer = make_trainer(tokenizer, target_tokens_reward(list(range(100, 120))))
+    history = lm_ppo.train(trainer, PROMPTS, iterations=16, progress=False)
+    first, last = history[0]["score_mean"], sum(h["score_mean"] for h in history[-3:]) / 3
+    assert last > max(2 * first, first + 0.8), f"reward did not rise: first {first:.2f}, last {last:.2f}"
+    assert all(abs(h["first_minibatch_max_abs_log_ratio"]) < 1e-3 for h in history)
+
+
+def test_kl_to_itself_is_zero_at_step_zero(tokenizer):
+    trainer = make_trainer(tokenizer, lambda s: torch.zeros(len(s.prompts)))
+    metrics = trainer.step(PROMPTS * 4)
+    assert abs(metrics["kl"]) < 1e-5 and abs(metrics["kl_k3"]) < 1e-5
+    assert metrics["sampling_logprob_gap"] < 1e-3  # rollout log-probs = the distribution sampled from
+
+
+def test_padding_does_not_change_logprobs(tokenizer):
+    lm = tiny_lm(tokenizer)
+    policy = lm_ppo.PolicyWithValueHead(lm)
+    torch.manual_seed(1)
+    alone = lm_ppo.sample(lm, tokenizer, ["This movie"], response_length=6)
+    response = alone.response_ids
+    # the same prompt and response, once alone and once left-padded next to a longer prompt
+    batch = lm_ppo.sample(lm, tokenizer, ["This movie", "A wonderful cast in a forgettable plot"], response_length=6)
+    batch.response_ids[0] = response[0]
+    forbidden = lm_ppo.forbidden_token_ids(tokenizer)
+
+    def logprobs(s: lm_ppo.Samples) -> torch.Tensor:
+        logits, _ = policy(s.input_ids, s.attention_mask)
+        cut = lm_ppo.response_logits(logits, s.query_ids.shape[1], 6, 1.0, forbidden)
+        return lm_ppo.token_logprobs(cut, s.response_ids)
+
+    with torch.no_grad():
+        assert batch.query_mask[0].eq(0).any(), "the short prompt should be left-padded"
+        torch.testing.assert_close(logprobs(alone)[0], logprobs(batch)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_adaptive_kl_controller_moves_beta_the_right_way():
+    above = lm_ppo.AdaptiveKLController(0.1, target=4.0, horizon=1000)
+    above.update(current_kl=8.0, n_samples=100)
+    below = lm_ppo.AdaptiveKLController(0.1, target=4.0, horizon=1000)
+    below.update(current_kl=1.0, n_samples=100)
+    assert above.value > 0.1 > below.value
+    assert above.value == pytest.approx(0.1 * (1 + 0.2 * 0.1))  # the error is clipped at +0.2
+
+
+def test_dropout_left_on_is_caught_by_the_sanity_check(tokenizer):
+    trainer = make_trainer(tokenizer, lambda s: torch.zeros(len(s.prompts)), dropout=0.3, dropout_off=False)
+    with pytest.warns(RuntimeWarning, match="ratio"):
+        trainer.step(PROMPTS * 4)
+
+
+def test_non_finite_reward_stops_with_the_iteration(tokenizer):
+    trainer = make_trainer(tokenizer, lambda s: torch.full((len(s.prompts),), float("nan")))
+    with pytest.raises(lm_ppo.NonFiniteRewardError, match="Iteration 0"):
+        trainer.step(PROMPTS * 4)
+
+
+def test_empty_prompts_and_mismatched_tokenizer_are_clear_errors(tokenizer):
+    trainer = make_trainer(tokenizer, lambda s: torch.zeros(len(s.prompts)))
+    with pytest.raises(ValueError, match="empty"):
+        lm_ppo.train(trainer, [], iterations=1, progress=False)
+    other = train_byte_level_bpe(TEXTS[:4] * 3, vocab_size=600)
+    big = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer) + 500, n_embd=16, n_layer=1, n_head=1,
+                                     pad_token_id=tokenizer.pad_token_id))
+    with pytest.raises(ModelTokenizerMismatchError):
+        lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(big), lm_ppo.frozen_copy(big), tokenizer,
+                            lambda s: torch.zeros(1))
+    assert other is not None
