@@ -222,6 +222,17 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
+def response_logprobs(
+    lm: PreTrainedModel, samples: Samples, temperature: float, forbidden: Sequence[int]
+) -> torch.Tensor:
+    """log π(a_t|s_t) of each response token under a plain causal LM (the reference model, or any
+    policy being evaluated), scored exactly as it was sampled: ``(B, L)``."""
+    logits = lm(input_ids=samples.input_ids, attention_mask=samples.attention_mask,
+                position_ids=position_ids(samples.attention_mask)).logits
+    cut = response_logits(logits, samples.query_ids.shape[1], samples.response_ids.shape[1], temperature, forbidden)
+    return token_logprobs(cut, samples.response_ids)
+
+
 def kl_estimators(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sequence estimates of KL(π ‖ π_ref) from tokens sampled from π (sum over the response).
 
@@ -339,9 +350,7 @@ class LMPPOTrainer:
                          keep_sampled_logprobs=cfg.check_sampling_logprobs)
         self.policy.eval()
         logprobs, values, _ = self._evaluate(samples.input_ids, samples.attention_mask, samples)
-        ref_logits = self.ref_model(input_ids=samples.input_ids, attention_mask=samples.attention_mask,
-                                    position_ids=position_ids(samples.attention_mask)).logits
-        ref_logprobs = token_logprobs(self._response_logits(ref_logits, samples), samples.response_ids)
+        ref_logprobs = response_logprobs(self.ref_model, samples, cfg.temperature, self.forbidden)
         scores = torch.as_tensor(self.reward_fn(samples), dtype=torch.float32, device=logprobs.device).reshape(-1)
         self._require_finite(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs, values=values)
         if cfg.whiten_scores:
@@ -499,5 +508,5 @@ def train(
 __all__ = [
     "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "NonFiniteRewardError",
     "PolicyWithValueHead", "Rollout", "Samples", "episode_flags", "forbidden_token_ids", "frozen_copy",
-    "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "sample", "token_logprobs", "train",
+    "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "response_logprobs", "sample", "token_logprobs", "train",
 ]

@@ -1,4 +1,4 @@
-"""PPO for language models on a tiny random GPT-2 with a toy reward (count of one token)."""
+"""PPO for language models on a tiny random GPT-2 with a toy reward (count of target tokens)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,12 @@ from rlhf_utils import lm_ppo
 from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.pretraining import train_byte_level_bpe
 
-TEXTS = ["This movie was great fun and the acting was superb.", "I hated every minute of this boring film.",
-         "The story is slow but the music is lovely.", "A wonderful cast in a forgettable plot."] * 20
-PROMPTS = ["This movie", "The story", "I hated", "A wonderful cast", "The music is"]
+from .tiny import PROMPTS, TEXTS, tiny_lm, tiny_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_byte_level_bpe(TEXTS, vocab_size=300)
-
-
-def tiny_lm(tokenizer, dropout: float = 0.0, seed: int = 0) -> GPT2LMHeadModel:
-    torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2, n_head=2,
-                        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id)
-    return GPT2LMHeadModel(config).eval()
+    return tiny_tokenizer()
 
 
 def make_trainer(tokenizer, reward_fn, dropout: float = 0.0, **overrides) -> lm_ppo.LMPPOTrainer:
@@ -64,23 +53,16 @@ def test_kl_to_itself_is_zero_at_step_zero(tokenizer):
 
 def test_padding_does_not_change_logprobs(tokenizer):
     lm = tiny_lm(tokenizer)
-    policy = lm_ppo.PolicyWithValueHead(lm)
     torch.manual_seed(1)
     alone = lm_ppo.sample(lm, tokenizer, ["This movie"], response_length=6)
-    response = alone.response_ids
     # the same prompt and response, once alone and once left-padded next to a longer prompt
     batch = lm_ppo.sample(lm, tokenizer, ["This movie", "A wonderful cast in a forgettable plot"], response_length=6)
-    batch.response_ids[0] = response[0]
+    batch.response_ids[0] = alone.response_ids[0]
+    assert batch.query_mask[0].eq(0).any(), "the short prompt should be left-padded"
     forbidden = lm_ppo.forbidden_token_ids(tokenizer)
-
-    def logprobs(s: lm_ppo.Samples) -> torch.Tensor:
-        logits, _ = policy(s.input_ids, s.attention_mask)
-        cut = lm_ppo.response_logits(logits, s.query_ids.shape[1], 6, 1.0, forbidden)
-        return lm_ppo.token_logprobs(cut, s.response_ids)
-
     with torch.no_grad():
-        assert batch.query_mask[0].eq(0).any(), "the short prompt should be left-padded"
-        torch.testing.assert_close(logprobs(alone)[0], logprobs(batch)[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(lm_ppo.response_logprobs(lm, alone, 1.0, forbidden)[0],
+                                   lm_ppo.response_logprobs(lm, batch, 1.0, forbidden)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_adaptive_kl_controller_moves_beta_the_right_way():

@@ -1,0 +1,63 @@
+"""The one evaluator: known values for its statistics, and a tiny model evaluated against itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlhf_utils import evaluation
+from rlhf_utils.models import ModelTokenizerMismatchError
+from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return tiny_tokenizer()
+
+
+def test_distinct_n_and_win_rate_and_standard_error():
+    assert evaluation.distinct_n(["a b a b"], 1) == pytest.approx(2 / 4)
+    assert evaluation.distinct_n(["a b a b", "c d"], 2) == pytest.approx(3 / 4)  # ab, ba, ab, cd
+    rate, se = evaluation.win_rate([1.0, 0.0, 0.5, 0.2], [0.0, 1.0, 0.5, 0.1])
+    assert rate == pytest.approx((1 + 0 + 0.5 + 1) / 4)
+    assert se == pytest.approx(np.std([1, 0, 0.5, 1], ddof=1) / 2)
+    assert evaluation.standard_error([1.0, 3.0]) == pytest.approx(1.0)
+
+
+def test_base_model_against_itself(tokenizer):
+    lm = tiny_lm(tokenizer)
+    ref = tiny_lm(tokenizer)  # same seed: identical weights
+    reward = lambda s: s.response_ids.float().mean(-1)  # noqa: E731
+    base = evaluation.evaluate_policy(ref, ref, tokenizer, PROMPTS, name="base", reward_fn=reward, seed=3,
+                                      response_length=6, samples_per_prompt=2)
+    again = evaluation.evaluate_policy(lm, ref, tokenizer, PROMPTS, name="same", reward_fn=reward, seed=3,
+                                       response_length=6, samples_per_prompt=2, base=base)
+    assert base.n == again.n == 2 * len(PROMPTS)
+    assert abs(again.kl_mean) < 1e-5  # KL of a policy to itself is zero
+    assert again.responses == base.responses  # fixed seed: the same samples
+    assert again.win_rate == pytest.approx(0.5)  # all ties
+    assert np.isfinite([again.gold_mean, again.gold_se, again.reward_mean, again.distinct_2]).all()
+
+
+def test_a_changed_policy_has_positive_kl(tokenizer):
+    ref = tiny_lm(tokenizer)
+    lm = tiny_lm(tokenizer)
+    with torch.no_grad():
+        lm.lm_head.weight.add_(0.5 * torch.randn_like(lm.lm_head.weight))
+    result = evaluation.evaluate_policy(lm, ref, tokenizer, PROMPTS * 4, response_length=6)
+    assert result.kl_mean > 0.1
+
+
+def test_evaluator_errors(tokenizer):
+    lm = tiny_lm(tokenizer)
+    with pytest.raises(ValueError, match="empty prompt set"):
+        evaluation.evaluate_policy(lm, lm, tokenizer, [])
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    other = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer) + 400, n_embd=16, n_layer=1, n_head=1))
+    with pytest.raises(ModelTokenizerMismatchError):
+        evaluation.evaluate_policy(other, lm, tokenizer, PROMPTS)
+    nan_reward = lambda s: torch.full((len(s.prompts),), float("nan"))  # noqa: E731
+    with pytest.raises(ValueError, match="non-finite"):
+        evaluation.evaluate_policy(lm, lm, tokenizer, PROMPTS, reward_fn=nan_reward, response_length=4)
