@@ -1,0 +1,621 @@
+"""The reward model - step 3 of RLHF (notebook 04), and the reward function of notebooks 05-07.
+
+A reward model is the base GPT-2 with its language-model head replaced by a scalar head
+(``AutoModelForSequenceClassification`` with one label): it reads a prompt and a response and returns
+one number, ``r(x, y)``. It is trained on pairwise judgements with the Bradley-Terry model
+
+    P(y_w ≻ y_l | x) = σ(r(x, y_w) - r(x, y_l)),     loss = -log σ(r(x, y_w) - r(x, y_l)),
+
+either by the from-scratch loop :func:`train_reward_model` or by TRL's ``RewardTrainer``
+(:func:`train_with_trl`), on exactly the same inputs.
+
+**The scoring rule** (one rule everywhere): the model sees
+
+    <|endoftext|> prompt response <|endoftext|>
+
+and the reward is read at that final end-of-text token, the last non-pad token.
+``GPT2ForSequenceClassification`` reads its score at the rightmost token that is not
+``config.pad_token_id`` (for left and right padding alike), so the pad token must differ from the
+end-of-text token. The rule has two equivalent paths:
+
+* **text** (:func:`encode_for_reward`): the string above, tokenised in one piece. TRL's
+  ``RewardTrainer`` does the same with a dataset whose prompt starts with ``<|endoftext|>``
+  (:func:`reward_trainer_dataset`): it appends the end-of-text token to each response, joins
+  prompt + response as strings and tokenises them together, adding no other special token;
+* **tokens** (:func:`samples_for_reward`), for PPO: the policy's left-padded ``<|endoftext|> prompt``
+  ids, its fixed-length response ids, and one end-of-text id appended - no re-tokenisation, so the
+  reward model scores exactly the tokens the policy sampled.
+
+Scores are **normalised** as in Ziegler et al. (2019): ``score = gain · r + bias`` with gain and bias
+chosen so that scores have mean 0 and standard deviation 1 on samples of the base model
+(:meth:`RewardModel.calibrate`). A saved reward model is a folder with ``model.safetensors``, its
+tokenizer and ``reward_model.json`` (gain, bias, provenance).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from .feedback import PreferencePair, SimulatedLabeller
+from .gold import gold_scores
+from .lm_ppo import Samples, position_ids
+from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
+from .models import ModelTokenizerMismatchError, check_model_tokenizer
+from .paths import MODELS_DIR, cache_dir
+from .profiles import Profile, get_profile
+
+REWARD_MODEL_NAME = "course-reward-model"
+"""Folder under ``data/models/`` holding the shipped reward model (built by ``scripts/train_reward_model.py``)."""
+SHIPPED_REWARD_MODEL_DIR = MODELS_DIR / REWARD_MODEL_NAME
+INFO_FILE = "reward_model.json"
+"""Normalisation constants and provenance, saved next to the weights and the tokenizer."""
+BUILD_COMMAND = "python scripts/train_reward_model.py"
+SCORING_RULE = "<|endoftext|> prompt response <|endoftext|>; the reward is read at the final <|endoftext|>"
+
+
+class RewardModelTokenizerError(ModelTokenizerMismatchError):
+    """Token ids made by another tokenizer than the reward model's (they would be scored as other words)."""
+
+
+# ============================================================================ the scoring rule
+def format_for_reward(prompt: str, response: str, eos_token: str = END_OF_TEXT) -> str:
+    """The text a reward model reads: ``<|endoftext|> prompt response <|endoftext|>`` (no spaces added)."""
+    return f"{eos_token}{prompt}{response}{eos_token}"
+
+
+def check_reward_tokenizer(tokenizer: PreTrainedTokenizerBase) -> None:
+    """Raise ``ValueError`` unless ``tokenizer`` can follow the scoring rule.
+
+    It needs an end-of-text token, a *separate* pad token (with pad = end-of-text the model would
+    skip the final end-of-text and read the reward one token early), and must add no special tokens
+    of its own when called (TRL tokenises with the defaults; GPT-2's tokenizers add none).
+    """
+    if tokenizer.eos_token_id is None or tokenizer.pad_token_id is None:
+        raise ValueError("The reward model's tokenizer needs an end-of-text and a pad token "
+                         "(load it with rlhf_utils.models.load_tokenizer, which adds the pad token).")
+    if tokenizer.pad_token_id == tokenizer.eos_token_id:
+        raise ValueError(
+            f"The tokenizer's pad token is its end-of-text token ({tokenizer.eos_token!r}); the reward is read at the "
+            "last non-pad token, which must be the final end-of-text. Add a separate pad token: "
+            "tokenizer.add_special_tokens({'pad_token': '<|pad|>'}) and resize the model's embeddings."
+        )
+    probe = "a"
+    if tokenizer(probe)["input_ids"] != tokenizer(probe, add_special_tokens=False)["input_ids"]:
+        raise ValueError(f"{type(tokenizer).__name__} adds special tokens to every text (e.g. a beginning-of-text "
+                         "token); the scoring rule and TRL's RewardTrainer then disagree. Use a GPT-2 tokenizer.")
+
+
+def encode_for_reward(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], responses: Sequence[str]
+) -> list[list[int]]:
+    """Text path: the ids of :func:`format_for_reward` per pair, tokenised in one piece (as TRL does)."""
+    if len(prompts) != len(responses):
+        raise ValueError(f"got {len(prompts)} prompts but {len(responses)} responses")
+    texts = [format_for_reward(p, r, tokenizer.eos_token) for p, r in zip(prompts, responses, strict=True)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+
+
+def pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into ``(input_ids, attention_mask)``, both ``(B, T)``."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+def samples_for_reward(samples: Samples, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token path: ``query_ids + response_ids + [eos]``, still left-padded: ``(input_ids, attention_mask)``.
+
+    The response ids are used as sampled; every row ends with the end-of-text token, so the reward
+    is read in the same (last) column for all rows.
+    """
+    eos = torch.full_like(samples.response_ids[:, :1], eos_id)
+    ids = torch.cat([samples.query_ids, samples.response_ids, eos], dim=1)
+    mask = torch.cat([samples.query_mask, torch.ones_like(samples.response_ids), torch.ones_like(eos)], dim=1)
+    return ids, mask
+
+
+def last_token_rewards(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Raw rewards ``r(x, y)``, shape ``(B,)``: the scalar head at each row's last non-pad token.
+
+    Position ids come from the attention mask, so left and right padding give the same rewards
+    (without them, left padding would shift every position). The last non-pad token must be the
+    end-of-text token that closes the text (the scoring rule); anything else raises ``ValueError``.
+    """
+    pad_id, eos_id = model.config.pad_token_id, model.config.eos_token_id
+    if pad_id is None or pad_id == eos_id:
+        raise ValueError(f"The reward model's config.pad_token_id ({pad_id}) must be set and differ from the "
+                         f"end-of-text id ({eos_id}); see check_reward_tokenizer.")
+    n_positions = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    if n_positions is not None and input_ids.shape[1] > n_positions:
+        raise ValueError(f"{input_ids.shape[1]} tokens do not fit the model's {n_positions} positions: "
+                         "shorten the prompts or responses.")
+    # The same rule GPT2ForSequenceClassification uses: the rightmost token that is not the pad token.
+    columns = torch.arange(input_ids.shape[1], device=input_ids.device)
+    last = (columns * (input_ids != pad_id)).argmax(-1)
+    read_at = input_ids.gather(1, last[:, None]).squeeze(1)
+    if (read_at != eos_id).any():
+        raise ValueError("The reward is read at the last non-pad token, which must be the end-of-text token closing "
+                         "'<|endoftext|> prompt response <|endoftext|>'. Build inputs with encode_for_reward "
+                         "(text) or samples_for_reward (tokens).")
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask),
+                use_cache=False)
+    return out.logits[:, 0]
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Dropout off inside the block; the model's previous mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+# ============================================================================ the model
+class RewardModel:
+    """A sequence-classification GPT-2 with one output, its tokenizer, and normalisation constants.
+
+    ``score = gain · r + bias`` where ``r`` is the raw head output (see :func:`last_token_rewards`).
+    ``score_samples`` is a reward function for :mod:`rlhf_utils.lm_ppo` (``reward_fn=rm.score_samples``).
+    """
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, gain: float = 1.0,
+                 bias: float = 0.0, info: dict[str, Any] | None = None, folder: Path | None = None):
+        if getattr(model.config, "num_labels", None) != 1:
+            raise ValueError(f"A reward model has one output (num_labels=1); this one has {model.config.num_labels}.")
+        check_reward_tokenizer(tokenizer)
+        check_model_tokenizer(model, tokenizer, "reward model")
+        self.model, self.tokenizer = model, tokenizer
+        self.gain, self.bias = float(gain), float(bias)
+        self.info = dict(info or {})
+        self.folder = folder
+        """Where it was loaded from (``None`` for a model built in this session)."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def normalise(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.gain * raw + self.bias
+
+    # -- scoring ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def score_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, raw: bool = False) -> torch.Tensor:
+        """Scores of ready-made inputs (either padding side), dropout off: ``(B,)`` on the CPU."""
+        with eval_mode(self.model):
+            r = last_token_rewards(self.model, input_ids.to(self.device), attention_mask.to(self.device)).float().cpu()
+        return r if raw else self.normalise(r)
+
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str], *, raw: bool = False,
+                    batch_size: int = 64) -> torch.Tensor:
+        """Scores of responses to prompts, by the text path: ``(B,)`` (normalised unless ``raw``)."""
+        rows = encode_for_reward(self.tokenizer, prompts, responses)
+        out = [self.score_ids(*pad_right(rows[i : i + batch_size], self.tokenizer.pad_token_id), raw=raw)
+               for i in range(0, len(rows), batch_size)]
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def score_samples(self, samples: Samples, raw: bool = False) -> torch.Tensor:
+        """The PPO reward function: scores of sampled responses by the token path, ``(B,)``.
+
+        Checks first that the samples' prompt ids are what this reward model's tokenizer makes of the
+        prompts (responses from a model with another tokenizer would be scored as other words).
+        """
+        self.check_samples(samples)
+        return self.score_ids(*samples_for_reward(samples, self.tokenizer.eos_token_id), raw=raw)
+
+    __call__ = score_samples
+
+    # -- compatibility -----------------------------------------------------------------------
+    def check_samples(self, samples: Samples) -> None:
+        """Raise :class:`RewardModelTokenizerError` unless the samples were tokenised by this tokenizer."""
+        expected, _ = encode_prompts(self.tokenizer, samples.prompts)
+        vocab = self.model.get_input_embeddings().num_embeddings
+        same = expected.shape == samples.query_ids.shape and torch.equal(expected, samples.query_ids.cpu())
+        if not same or int(samples.response_ids.max()) >= vocab:
+            raise RewardModelTokenizerError(
+                "These samples were tokenised by another tokenizer than the reward model's (the prompt ids differ), "
+                "so their token ids would be read as other words. Score them with a reward model trained on the "
+                "same base model as the policy - train one in notebook 04 or with "
+                f"`{BUILD_COMMAND} --base-model <policy folder>` - or score the decoded text with "
+                "rm.score_texts(samples.prompts, samples.responses)."
+            )
+
+    def check_tokenizer(self, tokenizer: PreTrainedTokenizerBase, what: str = "policy") -> None:
+        """Raise :class:`RewardModelTokenizerError` unless ``tokenizer`` has the reward model's vocabulary."""
+        if not same_vocabulary(self.tokenizer, tokenizer):
+            raise RewardModelTokenizerError(
+                f"The {what}'s tokenizer ({len(tokenizer)} tokens) is not the reward model's ({len(self.tokenizer)} "
+                f"tokens): the reward model was trained on another base model "
+                f"({self.info.get('base_model', 'unknown')}). Train a reward model on the {what}'s base model "
+                f"(notebook 04, or `{BUILD_COMMAND} --base-model <folder>`), or load the matching one."
+            )
+
+    # -- normalisation -----------------------------------------------------------------------
+    def calibrate(self, samples: Samples | Sequence[Samples]) -> dict[str, float]:
+        """Set gain and bias so the scores of these (base-model) samples have mean 0 and std 1.
+
+        ``gain = 1 / std(r)``, ``bias = -mean(r) / std(r)`` with the sample standard deviation
+        (``torch.std``, n - 1). Returns the statistics, also kept in ``info["calibration"]``.
+        """
+        batches = [samples] if isinstance(samples, Samples) else list(samples)
+        raw = torch.cat([self.score_samples(s, raw=True) for s in batches])
+        if raw.numel() < 2:
+            raise ValueError("calibrate needs at least two samples")
+        mean, std = raw.mean().item(), raw.std().item()
+        if not std > 0:
+            raise ValueError("all calibration samples got the same raw reward; cannot normalise to std 1")
+        self.gain, self.bias = 1.0 / std, -mean / std
+        self.info["calibration"] = {"n": int(raw.numel()), "raw_mean": mean, "raw_std": std}
+        return dict(self.info["calibration"])
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write ``model.safetensors`` + config, the tokenizer and ``reward_model.json`` to ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        info = {"gain": self.gain, "bias": self.bias, "scoring_rule": SCORING_RULE, **self.info}
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
+        self.folder = folder
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> RewardModel:
+        """Load a folder written by :meth:`save` (safetensors only, local files only)."""
+        folder = Path(folder)
+        if not (folder / "model.safetensors").exists() or not (folder / INFO_FILE).exists():
+            raise FileNotFoundError(
+                f"{folder} holds no saved reward model (model.safetensors and {INFO_FILE}). Build the shipped one "
+                f"with `{BUILD_COMMAND}`, or train your own in notebook 04."
+            )
+        model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        info = json.loads((folder / INFO_FILE).read_text())
+        gain, bias = info.pop("gain"), info.pop("bias")
+        info.pop("scoring_rule", None)
+        return cls(model.to(device).eval(), tokenizer, gain, bias, info, folder)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def same_vocabulary(a: PreTrainedTokenizerBase, b: PreTrainedTokenizerBase) -> bool:
+    """True when two tokenizers map every token to the same id and share end-of-text and pad ids."""
+    return (a.get_vocab() == b.get_vocab() and a.eos_token_id == b.eos_token_id
+            and a.pad_token_id == b.pad_token_id)
+
+
+def init_reward_model(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> RewardModel:
+    """A fresh reward model: the base LM's transformer weights under a new scalar head.
+
+    The head (``score``, no bias) starts random (seeded, normal with the config's initializer range),
+    the body is a copy of the base model's, so ``lm`` itself is left untouched.
+    """
+    check_reward_tokenizer(tokenizer)
+    check_model_tokenizer(lm, tokenizer, "base model")
+    config = copy.deepcopy(lm.config)
+    config.num_labels = 1
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    config.architectures = None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForSequenceClassification.from_config(config)
+    model.base_model.load_state_dict(lm.base_model.state_dict())
+    info = {"base_model": getattr(lm.config, "_name_or_path", "") or "unknown", "vocab_size": len(tokenizer)}
+    return RewardModel(model.to(lm.device).eval(), tokenizer, info=info)
+
+
+# ============================================================================ Bradley-Terry
+def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor,
+                       target: torch.Tensor | float = 1.0) -> torch.Tensor:
+    """Mean Bradley-Terry loss of pairs of rewards.
+
+    With target ``t`` = P(chosen ≻ rejected) (1 for a clear preference, 0.5 for a tie) and
+    ``Δ = r_chosen - r_rejected``:
+
+        L = -[t · log σ(Δ) + (1 - t) · log σ(-Δ)],   which for t = 1 is  -log σ(r_w - r_l).
+
+    A tie (t = 0.5) is minimised at Δ = 0: it pulls the two rewards together.
+    """
+    delta = r_chosen - r_rejected
+    target = torch.as_tensor(target, dtype=delta.dtype, device=delta.device)
+    return -(target * F.logsigmoid(delta) + (1 - target) * F.logsigmoid(-delta)).mean()
+
+
+def pairwise_accuracy(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> float:
+    """Share of pairs where the chosen response gets the higher reward (an equal reward counts as wrong)."""
+    if len(r_chosen) == 0:
+        return math.nan
+    return (r_chosen > r_rejected).float().mean().item()
+
+
+def gold_pairwise_accuracy(
+    scores_a: Sequence[float], scores_b: Sequence[float], gold_a: Sequence[float], gold_b: Sequence[float],
+    tie_margin: float = SimulatedLabeller.tie_margin,
+) -> tuple[float, int]:
+    """How often the reward model orders a pair as the gold score does, gold ties (|Δgold| < margin) left out.
+
+    Returns ``(accuracy, pairs compared)``.
+    """
+    da = np.asarray(scores_a, dtype=float) - np.asarray(scores_b, dtype=float)
+    dg = np.asarray(gold_a, dtype=float) - np.asarray(gold_b, dtype=float)
+    keep = np.abs(dg) >= tie_margin
+    n = int(keep.sum())
+    return (float(np.mean((da[keep] > 0) == (dg[keep] > 0))) if n else math.nan), n
+
+
+def evaluate_pairs(rm: RewardModel, pairs: Sequence[PreferencePair], batch_size: int = 64) -> dict[str, float]:
+    """Bradley-Terry loss (ties included), label accuracy (clear preferences only) and, for reference,
+    accuracy against the gold ordering (gold ties left out) of a reward model on preference pairs."""
+    prompts = [p.prompt for p in pairs]
+    chosen = rm.score_texts(prompts, [p.chosen for p in pairs], raw=True, batch_size=batch_size)
+    rejected = rm.score_texts(prompts, [p.rejected for p in pairs], raw=True, batch_size=batch_size)
+    target = torch.tensor([p.target for p in pairs], dtype=torch.float32)
+    clear = target == 1.0
+    gold_c = gold_scores([p.chosen for p in pairs], prompts)
+    gold_r = gold_scores([p.rejected for p in pairs], prompts)
+    gold_acc, n_gold = gold_pairwise_accuracy(chosen.numpy(), rejected.numpy(), gold_c, gold_r)
+    return {"loss": bradley_terry_loss(chosen, rejected, target).item() if len(pairs) else math.nan,
+            "accuracy": pairwise_accuracy(chosen[clear], rejected[clear]), "pairs": len(pairs),
+            "gold_accuracy": gold_acc, "gold_pairs": n_gold}
+
+
+# ============================================================================ training from scratch
+@dataclass
+class RewardTrainingConfig:
+    """Hyperparameters shared by the from-scratch loop and the TRL run, so the two can be compared."""
+
+    epochs: int = 2
+    """Passes over the training pairs."""
+    batch_size: int = 16
+    """Pairs per gradient step (2 × this many sequences: the chosen and the rejected responses)."""
+    learning_rate: float = 1e-4
+    """AdamW step size (TRL's RewardConfig default), decayed linearly to 0 over training."""
+    weight_decay: float = 0.0
+    """AdamW weight decay (TRL's default)."""
+    max_grad_norm: float | None = 1.0
+    """Clip the global gradient norm (TRL's default); None: no clipping."""
+    dropout_off: bool = True
+    """Train with dropout off (TRL's ``disable_dropout`` default): the reward is then a deterministic
+    function during training as it is when scoring."""
+    seed: int = 0
+    """Seeds the shuffling of pairs."""
+
+
+def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
+                       valid_pairs: Sequence[PreferencePair] | None = None,
+                       config: RewardTrainingConfig | None = None, progress: bool = True) -> list[dict[str, float]]:
+    """Train ``rm`` in place on preference pairs with the Bradley-Terry loss; returns the history.
+
+    Each step scores a batch of chosen and rejected texts in one forward pass, takes
+    ``bradley_terry_loss(r_chosen, r_rejected, target)``, and makes one AdamW step (linear learning-rate
+    decay, gradient clipping). Pairs longer than the model's context are left out with a warning
+    (as TRL does). The history has one entry per step (``loss``, ``accuracy`` on the batch,
+    ``lr``); with ``valid_pairs`` the last step of each epoch also has ``valid_loss``,
+    ``valid_accuracy`` and ``valid_gold_accuracy``.
+    """
+    from tqdm.auto import tqdm
+
+    cfg = config or RewardTrainingConfig()
+    if not train_pairs:
+        raise ValueError("No training pairs: label some pairs first (ties and skips are not training pairs).")
+    tokenizer, model, device = rm.tokenizer, rm.model, rm.device
+    prompts = [p.prompt for p in train_pairs]
+    chosen = encode_for_reward(tokenizer, prompts, [p.chosen for p in train_pairs])
+    rejected = encode_for_reward(tokenizer, prompts, [p.rejected for p in train_pairs])
+    max_length = getattr(model.config, "n_positions", None)
+    if max_length is not None:  # like TRL's max_length filter: a pair that does not fit is left out
+        keep = [i for i in range(len(train_pairs)) if max(len(chosen[i]), len(rejected[i])) <= max_length]
+        if len(keep) < len(train_pairs):
+            warnings.warn(f"left out {len(train_pairs) - len(keep)} of {len(train_pairs)} pairs longer than "
+                          f"{max_length} tokens", stacklevel=2)
+            if not keep:
+                raise ValueError(f"every pair is longer than the model's {max_length} positions")
+            train_pairs = [train_pairs[i] for i in keep]
+            chosen, rejected = [chosen[i] for i in keep], [rejected[i] for i in keep]
+    targets = torch.tensor([p.target for p in train_pairs], dtype=torch.float32)
+    steps_per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict[str, float]] = []
+    bar = tqdm(total=total, desc="reward model", disable=not progress)
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(len(train_pairs), generator=generator).tolist()
+        for start in range(0, len(order), cfg.batch_size):
+            rows = order[start : start + cfg.batch_size]
+            ids, mask = pad_right([chosen[i] for i in rows] + [rejected[i] for i in rows], tokenizer.pad_token_id)
+            model.train(not cfg.dropout_off)
+            rewards = last_token_rewards(model, ids.to(device), mask.to(device))
+            r_chosen, r_rejected = rewards.chunk(2)
+            target = targets[rows].to(device)
+            loss = bradley_terry_loss(r_chosen, r_rejected, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            schedule.step()
+            clear = target == 1.0
+            entry = {"step": len(history) + 1, "epoch": epoch + (start + len(rows)) / len(order), "loss": loss.item(),
+                     "accuracy": pairwise_accuracy(r_chosen[clear].detach(), r_rejected[clear].detach()),
+                     "lr": optimizer.param_groups[0]["lr"]}
+            history.append(entry)
+            bar.update(1)
+            bar.set_postfix(loss=f"{entry['loss']:.3f}")
+        if valid_pairs:
+            result = evaluate_pairs(rm, valid_pairs)
+            history[-1].update(valid_loss=result["loss"], valid_accuracy=result["accuracy"],
+                               valid_gold_accuracy=result["gold_accuracy"])
+            bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", valid_acc=f"{result['accuracy']:.3f}")
+    bar.close()
+    model.eval()
+    return history
+
+
+# ============================================================================ training with TRL
+def reward_trainer_dataset(pairs: Sequence[PreferencePair] | Any, eos_token: str = END_OF_TEXT):
+    """TRL's ``prompt/chosen/rejected`` dataset, written so ``RewardTrainer`` follows the scoring rule.
+
+    Takes preference pairs (ties, with target 0.5, are left out: TRL has no tie target) or the dataset
+    of :func:`rlhf_utils.feedback.to_trl_dataset`. The prompt gets a leading end-of-text token;
+    ``RewardTrainer`` appends one to each response and tokenises prompt + response in one piece, which
+    gives exactly :func:`encode_for_reward`.
+    """
+    from datasets import Dataset
+
+    if isinstance(pairs, Dataset):
+        data = {name: list(pairs[name]) for name in ("prompt", "chosen", "rejected")}
+    else:
+        kept = [p for p in pairs if p.target == 1.0]
+        data = {"prompt": [p.prompt for p in kept], "chosen": [p.chosen for p in kept],
+                "rejected": [p.rejected for p in kept]}
+    data["prompt"] = [p if p.startswith(eos_token) else eos_token + p for p in data["prompt"]]
+    return Dataset.from_dict(data)
+
+
+def reward_config(config: RewardTrainingConfig, output_dir: str | Path, max_length: int | None,
+                  use_cpu: bool = True, progress: bool = True):
+    """TRL ``RewardConfig`` with the from-scratch loop's hyperparameters, for a CPU run that writes nothing.
+
+    Set explicitly because TRL's defaults differ: ``bf16`` (on by default), gradient checkpointing
+    (on by default; slower and pointless for a small model; transformers 5 calls it
+    ``activation_checkpointing``), checkpoints and experiment trackers (off here).
+    """
+    from trl import RewardConfig
+
+    return RewardConfig(
+        output_dir=str(output_dir), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, lr_scheduler_type="linear", warmup_steps=0,
+        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm or 0.0, seed=config.seed,
+        disable_dropout=config.dropout_off, max_length=max_length, use_cpu=use_cpu, bf16=False, fp16=False,
+        activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=1,
+        disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+
+
+def train_with_trl(rm: RewardModel, train_pairs: Sequence[PreferencePair] | Any,
+                   config: RewardTrainingConfig | None = None, progress: bool = True) -> list[dict[str, float]]:
+    """Train ``rm`` in place with TRL's ``RewardTrainer`` (same data, same rule, same hyperparameters).
+
+    Returns TRL's log history (one entry per step with ``loss``, ``accuracy``, ``margin`` ..., and a
+    final summary with ``train_runtime``).
+    """
+    from transformers import PrinterCallback
+    from trl import RewardTrainer
+
+    cfg = config or RewardTrainingConfig()
+    dataset = reward_trainer_dataset(train_pairs, rm.tokenizer.eos_token)
+    if len(dataset) == 0:
+        raise ValueError("No training pairs with a clear preference: TRL's RewardTrainer cannot learn from ties.")
+    max_length = getattr(rm.model.config, "n_positions", None)
+    quiet = contextlib.nullcontext() if progress else _datasets_progress_bars_off()
+    with tempfile.TemporaryDirectory(prefix="reward_trainer_") as tmp, quiet:
+        args = reward_config(cfg, tmp, max_length, use_cpu=rm.device.type == "cpu", progress=progress)
+        trainer = RewardTrainer(model=rm.model, args=args, train_dataset=dataset, processing_class=rm.tokenizer)
+        if not progress:
+            trainer.remove_callback(PrinterCallback)  # with the progress bar off, Trainer prints every log line
+        if len(trainer.train_dataset) < len(dataset):
+            warnings.warn(f"TRL dropped {len(dataset) - len(trainer.train_dataset)} pairs longer than "
+                          f"{max_length} tokens", stacklevel=2)
+        trainer.train()
+    rm.model.eval()
+    return list(trainer.state.log_history)
+
+
+@contextlib.contextmanager
+def _datasets_progress_bars_off() -> Iterator[None]:
+    import datasets
+
+    was_enabled = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+# ============================================================================ where reward models live
+def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:
+    """Where notebook 04 saves the learner's own reward model: the user cache, one folder per base model."""
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    base = COURSE_MODEL_NAME if profile.offline else FULL_MODEL_NAME
+    return cache_dir() / "reward_models" / base
+
+
+def load_reward_model(prefer_learner: bool = True, *, tokenizer: PreTrainedTokenizerBase | None = None,
+                      profile: Profile | str | None = None, folder: str | Path | None = None,
+                      device: torch.device | str = "cpu", verbose: bool = True) -> RewardModel:
+    """The reward model notebooks 05-07 use: the learner's own (from notebook 04) if there is one, else the shipped one.
+
+    ``folder`` loads that folder and nothing else. With ``tokenizer`` (the policy's), a reward model with
+    another vocabulary is not used: the learner's is passed over with a warning, the shipped one raises
+    :class:`RewardModelTokenizerError`. ``rm.folder`` says which was loaded (also printed if ``verbose``).
+    """
+    candidates = [Path(folder)] if folder is not None else (
+        ([learner_reward_model_dir(profile)] if prefer_learner else []) + [SHIPPED_REWARD_MODEL_DIR])
+    for i, path in enumerate(candidates):
+        if not (path / INFO_FILE).exists():
+            continue
+        rm = RewardModel.load(path, device)
+        if tokenizer is not None:
+            try:
+                rm.check_tokenizer(tokenizer)
+            except RewardModelTokenizerError as err:
+                if i == len(candidates) - 1:
+                    raise
+                warnings.warn(f"Not using the reward model in {path}: {err}", stacklevel=2)
+                continue
+        if verbose:
+            mine = path == learner_reward_model_dir(profile)
+            print(f"Using {'your own reward model (notebook 04)' if mine else 'the reward model'} from {path}")
+        return rm
+    looked = ", ".join(str(p) for p in candidates)
+    raise FileNotFoundError(
+        f"No reward model found (looked in {looked}). The course ships one in {SHIPPED_REWARD_MODEL_DIR}: restore "
+        f"it with `git checkout -- data/models` or rebuild it with `{BUILD_COMMAND}`; or train your own in notebook 04."
+    )
+
+
+__all__ = [
+    "BUILD_COMMAND", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR", "RewardModel",
+    "RewardModelTokenizerError", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
+    "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
+    "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model", "pad_right",
+    "pairwise_accuracy", "reward_config", "reward_trainer_dataset", "same_vocabulary", "samples_for_reward",
+    "train_reward_model", "train_with_trl",
+]
