@@ -7,9 +7,12 @@ starting at position 0, exactly as prompts are fed to the model later in the cou
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +20,19 @@ from tokenizers import ByteLevelBPETokenizer
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from .lm_task import END_OF_TEXT, PAD
+from .paths import DATA_DIR
+
+CORPUS_PATH = DATA_DIR / "corpus" / "reviews.jsonl.gz"
+
+
+def load_reviews(split: str | None = None, path: Path = CORPUS_PATH) -> list[dict]:
+    """The review corpus (``id``, ``split``, ``text``, ``vader``, ``request``), optionally one split
+    (``"train"`` or ``"validation"``)."""
+    if not path.exists():
+        raise FileNotFoundError(f"The review corpus {path} is missing; rebuild it with `python scripts/build_corpus.py`.")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        reviews = [json.loads(line) for line in fh]
+    return [r for r in reviews if split is None or r["split"] == split]
 
 
 def train_byte_level_bpe(texts: Sequence[str], vocab_size: int, min_frequency: int = 2) -> PreTrainedTokenizerFast:

@@ -12,8 +12,8 @@ Steps, each counted in the printed report:
 4. balance: SmolLM2 leans positive, so positive reviews (VADER compound > 0.05) are subsampled to the
    number of negative ones (< -0.05); neutral ones are all kept;
 5. split: 5% of reviews (by a hash of the id, so it is stable) are held out for validation;
-6. prompts: the opening 2-4 words of reviews whose opening is itself neutral (VADER compound 0),
-   deduplicated; train prompts from the train split, held-out prompts from the validation split.
+6. prompts: the opening 2-4 words of reviews, plain words only, whose opening is itself neutral
+   (VADER compound 0), deduplicated; train prompts from the train split, held-out prompts from the validation split.
 
 Run: ``python scripts/build_corpus.py``
 """
@@ -40,10 +40,12 @@ TRANSLATE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d"
 META = re.compile(
     r"review|dear |thrilled to announce|as an ai|i hope this|here is|here's|sure[,!]|title:|sentence|"
     r"i'm here to help|let me know|feel free|#|\*|\[|\]|note:|http|@|smollm|assistant|i cannot|i can't help|"
+    r"\bhey\b|\bhi\b|\bhello\b|"
     r"as a (?:casual moviegoer|film critic|teenager|student|parent)|in a (?:sarcastic|friendly|calm|plain) ",
     re.IGNORECASE,
 )
 SENTENCE_END = re.compile(r"[.!?][\"')]*(?=\s|$)")
+PROMPT_WORD = re.compile(r"^[A-Za-z][a-z']{0,11}$")  # a plain word: no digits, quotes, "Soooooo..."
 
 
 def clean(text: str, finished: bool) -> str:
@@ -83,7 +85,8 @@ def opening_prompts(texts: list[str], analyzer: SentimentIntensityAnalyzer, rng:
         words = text.split()
         n = int(rng.integers(2, 5))
         opening = " ".join(words[:n])
-        if opening[-1] in ".,;:!?\"'" or analyzer.polarity_scores(opening)["compound"] != 0:
+        plain = all(PROMPT_WORD.match(w) and not re.search(r"(.)\1\1", w) for w in words[:n])
+        if not plain or analyzer.polarity_scores(opening)["compound"] != 0:
             continue
         prompts.add(opening)
     return sorted(prompts)

@@ -13,7 +13,6 @@ Run: ``python scripts/train_course_gpt2.py --max-minutes 120``
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import time
@@ -25,12 +24,13 @@ from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from rlhf_utils.lm_task import COURSE_MODEL_NAME
-from rlhf_utils.paths import DATA_DIR, MODELS_DIR
+from rlhf_utils.paths import MODELS_DIR
 from rlhf_utils.pretraining import (
     encode_documents,
     evaluate_loss,
     length_bucketed_batches,
     lm_loss,
+    load_reviews,
     train_byte_level_bpe,
     unigram_entropy,
 )
@@ -61,12 +61,8 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    corpus = DATA_DIR / "corpus" / "reviews.jsonl.gz"
-    if not corpus.exists():
-        raise SystemExit(f"{corpus} is missing: run scripts/build_corpus.py first.")
-    reviews = [json.loads(line) for line in gzip.open(corpus, "rt", encoding="utf-8")]
-    train_texts = [r["text"] for r in reviews if r["split"] == "train"]
-    valid_texts = [r["text"] for r in reviews if r["split"] == "validation"]
+    train_texts = [r["text"] for r in load_reviews("train")]
+    valid_texts = [r["text"] for r in load_reviews("validation")]
 
     tokenizer = train_byte_level_bpe(train_texts, args.vocab_size)
     tokenizer.model_max_length = args.n_positions
