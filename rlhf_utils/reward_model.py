@@ -40,10 +40,10 @@ import json
 import math
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .feedback import PreferencePair, SimulatedLabeller
+from .feedback import SIMULATED, LabelRecord, PreferencePair, SimulatedLabeller, preference_pairs
 from .gold import gold_scores
 from .lm_ppo import Samples, position_ids
 from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
@@ -219,13 +219,22 @@ class RewardModel:
                for i in range(0, len(rows), batch_size)]
         return torch.cat(out) if out else torch.zeros(0)
 
-    def score_samples(self, samples: Samples, raw: bool = False) -> torch.Tensor:
-        """The PPO reward function: scores of sampled responses by the token path, ``(B,)``.
+    def score_samples(self, samples: Samples, raw: bool = False,
+                      via: Literal["tokens", "text"] = "tokens") -> torch.Tensor:
+        """The PPO reward function: scores of sampled responses, ``(B,)``.
 
-        Checks first that the samples' prompt ids are what this reward model's tokenizer makes of the
-        prompts (responses from a model with another tokenizer would be scored as other words).
+        ``via="tokens"`` (default) scores the sampled ids as they are (:func:`samples_for_reward`);
+        ``via="text"`` re-tokenises the decoded text, as the reward model saw its training data. The
+        two differ only for responses whose text re-tokenises to other ids (a sampled split of a word
+        that the tokenizer would not make, a character cut in two). Checks first that the samples'
+        prompt ids are what this reward model's tokenizer makes of the prompts (responses from a model
+        with another tokenizer would be scored as other words).
         """
         self.check_samples(samples)
+        if via == "text":
+            return self.score_texts(samples.prompts, samples.responses, raw=raw)
+        if via != "tokens":
+            raise ValueError(f"via must be 'tokens' or 'text', got {via!r}")
         return self.score_ids(*samples_for_reward(samples, self.tokenizer.eos_token_id), raw=raw)
 
     __call__ = score_samples
@@ -392,6 +401,33 @@ def evaluate_pairs(rm: RewardModel, pairs: Sequence[PreferencePair], batch_size:
             "gold_accuracy": gold_acc, "gold_pairs": n_gold}
 
 
+def select_training_pairs(
+    labels: Iterable[LabelRecord], *, learner: str, use: Literal["learner", "simulated", "both"] = "learner",
+    default_criterion: bool = True, model: str | None = None, include_ties: bool = False,
+) -> list[PreferencePair]:
+    """The preference pairs a reward model trains on: the learner's labels alone (however few), the
+    simulated labeller's, or both.
+
+    ``both`` is refused when the learner judged by another criterion than the default one: the
+    simulated labeller follows the default (gold) criterion, and a mix would teach two preferences at
+    once. ``model`` rejects responses written by another model (see ``feedback.preference_pairs``).
+    """
+    if use not in ("learner", "simulated", "both"):
+        raise ValueError(f"use must be 'learner', 'simulated' or 'both', got {use!r}")
+    if use == "both" and not default_criterion:
+        raise ValueError(
+            "You labelled by your own criterion, not the default one the simulated labeller follows: mixing the two "
+            "would teach the reward model two preferences at once. Train on your labels alone (use='learner')."
+        )
+    names = {"learner": {learner}, "simulated": {SIMULATED}, "both": {learner, SIMULATED}}[use]
+    chosen = [r for r in labels if r.labeller in names]
+    pairs = preference_pairs(chosen, include_ties=include_ties, model=model)
+    if not pairs:
+        raise ValueError(f"No usable labels from {' or '.join(sorted(names))} (ties, skips and repeats do not train "
+                         "a reward model): label a few pairs first.")
+    return pairs
+
+
 # ============================================================================ training from scratch
 @dataclass
 class RewardTrainingConfig:
@@ -401,8 +437,9 @@ class RewardTrainingConfig:
     """Passes over the training pairs."""
     batch_size: int = 16
     """Pairs per gradient step (2 × this many sequences: the chosen and the rejected responses)."""
-    learning_rate: float = 1e-4
-    """AdamW step size (TRL's RewardConfig default), decayed linearly to 0 over training."""
+    learning_rate: float = 3e-4
+    """AdamW step size, decayed linearly to 0 over training. TRL's default is 1e-4, tuned for larger
+    models; a few-million-parameter GPT-2 takes a larger step."""
     weight_decay: float = 0.0
     """AdamW weight decay (TRL's default)."""
     max_grad_norm: float | None = 1.0
@@ -410,8 +447,30 @@ class RewardTrainingConfig:
     dropout_off: bool = True
     """Train with dropout off (TRL's ``disable_dropout`` default): the reward is then a deterministic
     function during training as it is when scoring."""
+    trainable_layers: int | None = None
+    """Train only the top this-many transformer blocks, the final layer norm and the head (None: every
+    weight). Frozen lower blocks need no backward pass: faster steps, at some cost in accuracy."""
     seed: int = 0
     """Seeds the shuffling of pairs."""
+
+
+@contextlib.contextmanager
+def only_top_layers_trainable(model: PreTrainedModel, trainable_layers: int | None) -> Iterator[None]:
+    """Freeze the embeddings and all but the top ``trainable_layers`` GPT-2 blocks inside the block."""
+    frozen: list[torch.nn.Parameter] = []
+    if trainable_layers is not None:
+        body = model.base_model
+        if not 0 <= trainable_layers <= len(body.h):
+            raise ValueError(f"trainable_layers must be between 0 and {len(body.h)}, got {trainable_layers}")
+        for module in [body.wte, body.wpe, *body.h[: len(body.h) - trainable_layers]]:
+            frozen += [p for p in module.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
 
 
 def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
@@ -426,12 +485,10 @@ def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
     ``lr``); with ``valid_pairs`` the last step of each epoch also has ``valid_loss``,
     ``valid_accuracy`` and ``valid_gold_accuracy``.
     """
-    from tqdm.auto import tqdm
-
     cfg = config or RewardTrainingConfig()
     if not train_pairs:
         raise ValueError("No training pairs: label some pairs first (ties and skips are not training pairs).")
-    tokenizer, model, device = rm.tokenizer, rm.model, rm.device
+    tokenizer, model = rm.tokenizer, rm.model
     prompts = [p.prompt for p in train_pairs]
     chosen = encode_for_reward(tokenizer, prompts, [p.chosen for p in train_pairs])
     rejected = encode_for_reward(tokenizer, prompts, [p.rejected for p in train_pairs])
@@ -446,18 +503,31 @@ def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
             train_pairs = [train_pairs[i] for i in keep]
             chosen, rejected = [chosen[i] for i in keep], [rejected[i] for i in keep]
     targets = torch.tensor([p.target for p in train_pairs], dtype=torch.float32)
-    steps_per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    with only_top_layers_trainable(model, cfg.trainable_layers):
+        history = _bradley_terry_loop(rm, chosen, rejected, targets, valid_pairs, cfg, progress)
+    model.eval()
+    return history
+
+
+def _bradley_terry_loop(rm: RewardModel, chosen: list[list[int]], rejected: list[list[int]], targets: torch.Tensor,
+                        valid_pairs: Sequence[PreferencePair] | None, cfg: RewardTrainingConfig,
+                        progress: bool) -> list[dict[str, float]]:
+    from tqdm.auto import tqdm
+
+    model, pad_id, device = rm.model, rm.tokenizer.pad_token_id, rm.device
+    n_pairs = len(chosen)
+    total = math.ceil(n_pairs / cfg.batch_size) * cfg.epochs
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total)
     generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
     bar = tqdm(total=total, desc="reward model", disable=not progress)
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(train_pairs), generator=generator).tolist()
+        order = torch.randperm(n_pairs, generator=generator).tolist()
         for start in range(0, len(order), cfg.batch_size):
             rows = order[start : start + cfg.batch_size]
-            ids, mask = pad_right([chosen[i] for i in rows] + [rejected[i] for i in rows], tokenizer.pad_token_id)
+            ids, mask = pad_right([chosen[i] for i in rows] + [rejected[i] for i in rows], pad_id)
             model.train(not cfg.dropout_off)
             rewards = last_token_rewards(model, ids.to(device), mask.to(device))
             r_chosen, r_rejected = rewards.chunk(2)
@@ -466,13 +536,13 @@ def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
             schedule.step()
             clear = target == 1.0
             entry = {"step": len(history) + 1, "epoch": epoch + (start + len(rows)) / len(order), "loss": loss.item(),
-                     "accuracy": pairwise_accuracy(r_chosen[clear].detach(), r_rejected[clear].detach()),
-                     "lr": optimizer.param_groups[0]["lr"]}
+                     "accuracy": pairwise_accuracy(r_chosen[clear].detach(), r_rejected[clear].detach()), "lr": lr}
             history.append(entry)
             bar.update(1)
             bar.set_postfix(loss=f"{entry['loss']:.3f}")
@@ -482,7 +552,6 @@ def train_reward_model(rm: RewardModel, train_pairs: Sequence[PreferencePair],
                                valid_gold_accuracy=result["gold_accuracy"])
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", valid_acc=f"{result['accuracy']:.3f}")
     bar.close()
-    model.eval()
     return history
 
 
@@ -545,13 +614,14 @@ def train_with_trl(rm: RewardModel, train_pairs: Sequence[PreferencePair] | Any,
     quiet = contextlib.nullcontext() if progress else _datasets_progress_bars_off()
     with tempfile.TemporaryDirectory(prefix="reward_trainer_") as tmp, quiet:
         args = reward_config(cfg, tmp, max_length, use_cpu=rm.device.type == "cpu", progress=progress)
-        trainer = RewardTrainer(model=rm.model, args=args, train_dataset=dataset, processing_class=rm.tokenizer)
-        if not progress:
-            trainer.remove_callback(PrinterCallback)  # with the progress bar off, Trainer prints every log line
-        if len(trainer.train_dataset) < len(dataset):
-            warnings.warn(f"TRL dropped {len(dataset) - len(trainer.train_dataset)} pairs longer than "
-                          f"{max_length} tokens", stacklevel=2)
-        trainer.train()
+        with only_top_layers_trainable(rm.model, cfg.trainable_layers):
+            trainer = RewardTrainer(model=rm.model, args=args, train_dataset=dataset, processing_class=rm.tokenizer)
+            if not progress:
+                trainer.remove_callback(PrinterCallback)  # with the progress bar off, Trainer prints every log line
+            if len(trainer.train_dataset) < len(dataset):
+                warnings.warn(f"TRL dropped {len(dataset) - len(trainer.train_dataset)} pairs longer than "
+                              f"{max_length} tokens", stacklevel=2)
+            trainer.train()
     rm.model.eval()
     return list(trainer.state.log_history)
 
@@ -615,7 +685,8 @@ __all__ = [
     "BUILD_COMMAND", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR", "RewardModel",
     "RewardModelTokenizerError", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
-    "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model", "pad_right",
+    "init_reward_model", "last_token_rewards", "only_top_layers_trainable", "learner_reward_model_dir", "load_reward_model", "pad_right",
     "pairwise_accuracy", "reward_config", "reward_trainer_dataset", "same_vocabulary", "samples_for_reward",
+    "select_training_pairs",
     "train_reward_model", "train_with_trl",
 ]

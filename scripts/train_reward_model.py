@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=RewardTrainingConfig.epochs)
     parser.add_argument("--batch-size", type=int, default=RewardTrainingConfig.batch_size)
     parser.add_argument("--lr", type=float, default=RewardTrainingConfig.learning_rate)
+    parser.add_argument("--trainable-layers", type=int, default=None,
+                        help="train only the top N transformer blocks (default: all weights)")
     parser.add_argument("--labeller-temperature", type=float, default=SimulatedLabeller.temperature,
                         help="noise of the simulated labeller (Bradley-Terry temperature on the gold score)")
     parser.add_argument("--sample-batch", type=int, default=64, help="prompts per generation batch")
@@ -185,13 +187,15 @@ def main(argv: list[str] | None = None) -> dict:
           f"held-out labels: {labeller_gold}")
 
     # 3-4. train both ways from the same initial weights, evaluate on the held-out pairs
-    config = RewardTrainingConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    config = RewardTrainingConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                                  trainable_layers=args.trainable_layers, seed=args.seed)
     trainers = {"scratch": train_reward_model, "trl": train_with_trl}
     methods = ["scratch", "trl"] if args.method == "both" else [args.method]
     results, models = {}, {}
+    before = heldout_metrics(init_reward_model(lm, tokenizer, seed=args.seed), heldout_prompts, held_a, held_b,
+                             heldout_labels, gold_a, gold_b)
     for method in methods:
-        rm = init_reward_model(lm, tokenizer, seed=args.seed)
-        before = heldout_metrics(rm, heldout_prompts, held_a, held_b, heldout_labels, gold_a, gold_b)
+        rm = init_reward_model(lm, tokenizer, seed=args.seed)  # the same initial weights for both
         t = time.perf_counter()
         history = trainers[method](rm, train_pairs, config=config, progress=progress)
         seconds = time.perf_counter() - t

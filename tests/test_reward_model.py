@@ -16,7 +16,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from rlhf_utils import lm_ppo
 from rlhf_utils import reward_model as rmod
-from rlhf_utils.feedback import PreferencePair
+from rlhf_utils.feedback import LabelRecord, PreferencePair
 from rlhf_utils.lm_task import encode_prompts
 from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.paths import REPO_ROOT
@@ -119,6 +119,8 @@ def test_scratch_trl_and_ppo_paths_give_the_same_reward(rm, tokenizer, tmp_path)
 
     torch.testing.assert_close(trl_chosen, scratch, atol=1e-5, rtol=0)
     torch.testing.assert_close(ppo, scratch[:3], atol=1e-5, rtol=0)
+    via_text = rm.score_samples(samples_of(tokenizer, PROMPTS[:3], responses), raw=True, via="text")
+    torch.testing.assert_close(via_text, ppo, atol=1e-5, rtol=0)
 
 
 def test_reward_is_read_at_the_last_non_pad_token_whatever_the_padding(rm, tokenizer):
@@ -275,6 +277,20 @@ def test_training_learns_a_separable_preference(tokenizer, method):
     assert not rm.model.training
 
 
+@pytest.mark.parametrize("method", ["scratch", "trl"])
+def test_trainable_layers_freezes_the_lower_layers_during_training_only(tokenizer, method):
+    rm = rmod.init_reward_model(tiny_lm(tokenizer), tokenizer)
+    before = {k: v.clone() for k, v in rm.model.state_dict().items()}
+    config = rmod.RewardTrainingConfig(epochs=1, batch_size=8, learning_rate=1e-2, trainable_layers=1)
+    train = {"scratch": rmod.train_reward_model, "trl": rmod.train_with_trl}[method]
+    train(rm, toy_pairs(16, seed=2), config=config, progress=False)
+    after = rm.model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert not any(k.startswith(("transformer.wte", "transformer.wpe", "transformer.h.0.")) for k in moved), moved
+    assert "score.weight" in moved and any(k.startswith("transformer.h.1.") for k in moved)
+    assert all(p.requires_grad for p in rm.model.parameters())
+
+
 def test_ties_train_with_a_half_target(tokenizer):
     rm = rmod.init_reward_model(tiny_lm(tokenizer), tokenizer)
     tie = PreferencePair(PROMPTS[0], " great fun", " boring film", target=0.5)
@@ -292,6 +308,26 @@ def test_a_single_learner_pair_is_enough_to_train(tokenizer):
     assert rmod.evaluate_pairs(rm, [pair])["accuracy"] == 1.0
     with pytest.raises(ValueError, match="No training pairs"):
         rmod.train_reward_model(rm, [], progress=False)
+
+
+def test_select_training_pairs_uses_the_learners_labels_alone_or_mixes_only_on_the_same_criterion():
+    def record(labeller, i, choice="A", **kw):
+        return LabelRecord(PROMPTS[i % 4], f" response {i}", f" other {i}", choice, labeller, "course-gpt2", **kw)
+
+    labels = [record("ana", 0), record("ana", 1, "B"), record("ana", 2, "tie"), record("ana", 0, is_repeat=True),
+              record("simulated", 3), record("simulated", 4)]
+    mine = rmod.select_training_pairs(labels, learner="ana")
+    assert [(p.chosen, p.rejected) for p in mine] == [(" response 0", " other 0"), (" other 1", " response 1")]
+    assert len(rmod.select_training_pairs(labels, learner="ana", include_ties=True)) == 3
+    assert len(rmod.select_training_pairs(labels, learner="ana", use="simulated")) == 2
+    assert len(rmod.select_training_pairs(labels, learner="ana", use="both")) == 4
+    with pytest.raises(ValueError, match="two preferences"):
+        rmod.select_training_pairs(labels, learner="ana", use="both", default_criterion=False)
+    assert len(rmod.select_training_pairs(labels, learner="ana", default_criterion=False)) == 2
+    with pytest.raises(ValueError, match="expected responses written by 'gpt2'"):
+        rmod.select_training_pairs(labels, learner="ana", model="gpt2")
+    with pytest.raises(ValueError, match="label a few pairs"):
+        rmod.select_training_pairs(labels, learner="bo")
 
 
 # ------------------------------------------------------------------ the build script
