@@ -685,8 +685,7 @@ __all__ = [
     "BUILD_COMMAND", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR", "RewardModel",
     "RewardModelTokenizerError", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
-    "init_reward_model", "last_token_rewards", "only_top_layers_trainable", "learner_reward_model_dir", "load_reward_model", "pad_right",
-    "pairwise_accuracy", "reward_config", "reward_trainer_dataset", "same_vocabulary", "samples_for_reward",
-    "select_training_pairs",
-    "train_reward_model", "train_with_trl",
+    "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model",
+    "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "reward_config", "reward_trainer_dataset",
+    "same_vocabulary", "samples_for_reward", "select_training_pairs", "train_reward_model", "train_with_trl",
 ]

@@ -22,8 +22,8 @@ from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.paths import REPO_ROOT
 from rlhf_utils.pretraining import train_byte_level_bpe
 
-TEXTS = ["This movie was great fun and the acting was superb.", "I hated every minute of this boring film.",
-         "The story is slow but the music is lovely.", "A wonderful cast in a forgettable plot."] * 20
+from .tiny import TEXTS, tiny_lm, tiny_tokenizer
+
 PROMPTS = ["This movie", "The story is", "I hated every minute", "A wonderful cast in a"]
 RESPONSES = [" great fun", " boring film", " hated cast", " the music is lovely"]
 
@@ -39,16 +39,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_byte_level_bpe(TEXTS, vocab_size=300)
-
-
-def tiny_lm(tokenizer, dropout: float = 0.0, seed: int = 0, n_positions: int = 64) -> GPT2LMHeadModel:
-    torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=2, n_head=2,
-                        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id)
-    return GPT2LMHeadModel(config).eval()
+    return tiny_tokenizer()
 
 
 @pytest.fixture()
@@ -150,7 +141,7 @@ def test_inputs_that_do_not_end_with_end_of_text_are_refused(rm, tokenizer):
 
 
 def test_pad_token_equal_to_end_of_text_is_refused(tokenizer):
-    same = train_byte_level_bpe(TEXTS, vocab_size=300)
+    same = tiny_tokenizer()
     same.pad_token = same.eos_token
     with pytest.raises(ValueError, match="separate pad token"):
         rmod.check_reward_tokenizer(same)
@@ -218,7 +209,7 @@ def test_samples_from_a_model_with_another_tokenizer_are_refused(rm, tokenizer):
     assert "score_texts" in str(err.value) and "notebook 04" in str(err.value)
     with pytest.raises(rmod.RewardModelTokenizerError, match="Train a reward model"):
         rm.check_tokenizer(other)
-    rm.check_tokenizer(train_byte_level_bpe(TEXTS, vocab_size=300))  # the same vocabulary passes
+    rm.check_tokenizer(tiny_tokenizer())  # the same vocabulary passes
     assert rm.score_texts(samples.prompts, samples.responses).shape == (4,)  # its text can still be scored
 
 
@@ -334,7 +325,7 @@ def test_select_training_pairs_uses_the_learners_labels_alone_or_mixes_only_on_t
 def test_build_script_runs_end_to_end_on_a_tiny_stand_in(tokenizer, tmp_path):
     base = tmp_path / "base"
     # a random model samples stray bytes, whose decoded text re-tokenises longer: room for that
-    tiny_lm(tokenizer, n_positions=128).save_pretrained(base)
+    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
     tokenizer.save_pretrained(base)
     prompts = tmp_path / "prompts"
     prompts.mkdir()
