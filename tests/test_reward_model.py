@@ -114,6 +114,18 @@ def test_scratch_trl_and_ppo_paths_give_the_same_reward(rm, tokenizer, tmp_path)
     torch.testing.assert_close(via_text, ppo, atol=1e-5, rtol=0)
 
 
+def test_a_reward_model_is_a_reward_function_for_lm_ppo(rm, tokenizer):
+    lm = tiny_lm(tokenizer, seed=1)
+    config = lm_ppo.LMPPOConfig(response_length=6, batch_size=8, minibatch_size=4, ppo_epochs=1)
+    trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), lm_ppo.frozen_copy(lm), tokenizer, rm.score_samples,
+                                  config)
+    metrics = trainer.step(PROMPTS * 2)
+    samples = trainer.last_rollout.samples
+    assert samples.query_mask.eq(0).any(), "prompts of different lengths: left padding is exercised"
+    torch.testing.assert_close(trainer.last_rollout.scores, rm.score_samples(samples))
+    assert math.isfinite(metrics["score_mean"])
+
+
 def test_reward_is_read_at_the_last_non_pad_token_whatever_the_padding(rm, tokenizer):
     rows = rmod.encode_for_reward(tokenizer, PROMPTS, RESPONSES)
     alone = torch.cat([rm.score_ids(torch.tensor([r]), torch.ones(1, len(r), dtype=torch.long), raw=True)
