@@ -16,7 +16,10 @@ either by the from-scratch loop :func:`train_reward_model` or by TRL's ``RewardT
 and the reward is read at that final end-of-text token, the last non-pad token.
 ``GPT2ForSequenceClassification`` reads its score at the rightmost token that is not
 ``config.pad_token_id`` (for left and right padding alike), so the pad token must differ from the
-end-of-text token. The rule has two equivalent paths:
+end-of-text token. The rule has two paths, which give the same ids whenever the decoded response
+re-tokenises to the ids that were sampled (a sampled split of a word that the tokenizer would not
+make, or a character cut in two, breaks that; ``RewardModel.score_samples(via="text")`` scores the
+text instead):
 
 * **text** (:func:`encode_for_reward`): the string above, tokenised in one piece. TRL's
   ``RewardTrainer`` does the same with a dataset whose prompt starts with ``<|endoftext|>``
