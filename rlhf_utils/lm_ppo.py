@@ -100,6 +100,18 @@ class LMPPOConfig:
     """Seeds prompt sampling and generation."""
 
 
+def course_config(profile, **overrides) -> LMPPOConfig:
+    """The course's PPO settings for a profile (notebook 05 and the scripts that reproduce its runs).
+
+    ``quick``: the 6M-parameter course GPT-2 on a CPU; ``full``: the 124M ``gpt2`` with the
+    lm-human-preferences learning rate and a larger batch.
+    """
+    settings = dict(batch_size=profile.pick(quick=32, full=64), minibatch_size=8,
+                    learning_rate=profile.pick(quick=5e-5, full=1.41e-5))
+    settings.update(overrides)
+    return LMPPOConfig(**settings)
+
+
 # --------------------------------------------------------------------------- model
 class PolicyWithValueHead(nn.Module):
     """A causal LM with a scalar value head on its last hidden state (a shared trunk).
@@ -116,6 +128,13 @@ class PolicyWithValueHead(nn.Module):
         self.value_head = nn.Linear(lm.config.hidden_size, 1)
         nn.init.zeros_(self.value_head.weight)
         nn.init.zeros_(self.value_head.bias)
+
+    @classmethod
+    def from_base(cls, lm: PreTrainedModel) -> PolicyWithValueHead:
+        """A trainable policy from a *copy* of ``lm`` (the base model itself stays untouched as π_ref)."""
+        copied = copy.deepcopy(lm).eval()
+        copied.requires_grad_(True)
+        return cls(copied).to(next(lm.parameters()).device)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, T, V)`` and values ``(B, T)`` for left-padded ``input_ids``."""
@@ -506,7 +525,7 @@ def train(
 
 
 __all__ = [
-    "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "NonFiniteRewardError",
+    "AdaptiveKLController", "FixedKLController", "course_config", "LMPPOConfig", "LMPPOTrainer", "NonFiniteRewardError",
     "PolicyWithValueHead", "Rollout", "Samples", "episode_flags", "forbidden_token_ids", "frozen_copy",
     "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "response_logprobs", "sample", "token_logprobs", "train",
 ]

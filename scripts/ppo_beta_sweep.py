@@ -1,0 +1,63 @@
+"""The reward-KL trade-off of PPO across fixed β: ``data/results/ppo_beta_sweep.json`` (notebook 05).
+
+For each β the same PPO run as notebook 05 (``lm_ppo.course_config``, adaptive KL off) is trained from the
+base model against the reward model, then measured by ``rlhf_utils.evaluation`` on the held-out prompts
+(gold ± s.e., sequence KL ± s.e., reward, distinct-n, win-rate against the base model).
+
+Run: ``python scripts/ppo_beta_sweep.py`` (about 4 minutes per β on 2 CPU cores in the quick profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from rlhf_utils import evaluation, gold, lm_ppo, lm_task, models
+from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.profiles import get_profile
+from rlhf_utils.reward_model import load_reward_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--betas", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2, 0.5])
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--samples-per-prompt", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--out", default=str(RESULTS_DIR / "ppo_beta_sweep.json"))
+    args = parser.parse_args()
+
+    profile = get_profile(args.profile)
+    base_model, tokenizer = models.load_base_model(profile)
+    reward_model = load_reward_model(prefer_learner=False, tokenizer=tokenizer, profile=profile)
+    train_prompts, heldout = lm_task.load_prompts("train"), lm_task.load_prompts("heldout")
+    reference = lm_ppo.frozen_copy(base_model)
+    eval_kwargs = dict(reward_fn=reward_model.score_samples, samples_per_prompt=args.samples_per_prompt, seed=1234)
+    base = evaluation.evaluate_policy(base_model, reference, tokenizer, heldout, name="base", **eval_kwargs)
+    print(base)
+    results = []
+    for beta in args.betas:
+        started = time.time()
+        torch.manual_seed(args.seed)
+        config = lm_ppo.course_config(profile, adaptive_kl=False, kl_coef=beta, seed=args.seed)
+        trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead.from_base(base_model), reference, tokenizer,
+                                      reward_model.score_samples, config, total_iterations=args.iterations,
+                                      gold_fn=gold.gold_scores)
+        history = lm_ppo.train(trainer, train_prompts, args.iterations)
+        result = evaluation.evaluate_policy(trainer.policy.lm, reference, tokenizer, heldout, name=f"PPO β={beta}",
+                                            base=base, **eval_kwargs)
+        print(result)
+        results.append({"beta": beta, **result.summary(), "train_seconds": time.time() - started,
+                        "history": [{k: h[k] for k in ("score_mean", "gold_mean", "kl")} for h in history]})
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w") as fh:  # rewritten after every β, so a long sweep keeps what it finished
+            json.dump({"script": "scripts/ppo_beta_sweep.py", "args": vars(args), "base": base.summary(),
+                       "results": results}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
