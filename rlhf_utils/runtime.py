@@ -51,9 +51,13 @@ def setup(
 
     ``profile`` overrides ``$RLHF_PROFILE`` (default ``quick``); an unknown name raises an error
     that lists the valid ones. The offline (quick) profile also switches the Hugging Face
-    libraries to offline mode, so nothing in it can reach the network.
+    libraries to offline mode, so nothing in it can reach the network. Hides transformers'
+    per-file "Loading weights" bars, which would clutter every notebook.
     """
+    from transformers.utils import logging as hf_logging
+
     resolved = get_profile(profile)
+    hf_logging.disable_progress_bar()
     if resolved.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["HF_DATASETS_OFFLINE"] = "1"
