@@ -27,9 +27,11 @@ def _to_numpy(x: Any) -> np.ndarray | None:
 
 def _short(x: Any, limit: int = 200) -> str:
     if isinstance(x, torch.Tensor):
-        text = f"tensor(shape={tuple(x.shape)}, dtype={x.dtype}) {x.detach().cpu().numpy().round(4).tolist()}"
+        values = x.detach().cpu().numpy()
+        shown = values.tolist() if values.dtype == bool else values.round(4).tolist()
+        text = f"tensor(shape={tuple(x.shape)}, dtype={x.dtype}) {shown}"
     elif isinstance(x, np.ndarray):
-        text = f"array(shape={x.shape}) {np.round(x, 4).tolist()}"
+        text = f"array(shape={x.shape}) {x.tolist() if x.dtype == bool else np.round(x, 4).tolist()}"
     else:
         text = repr(x)
     return text if len(text) <= limit else text[: limit - 3] + "..."

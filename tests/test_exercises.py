@@ -61,3 +61,10 @@ def test_check_value(capsys):
     assert check_value(0.5, 0.5, name="p") is True
     assert check_value(0.6, 0.5, name="p") is False
     assert "expected" in capsys.readouterr().out
+
+
+def test_a_failing_case_with_a_bool_tensor_input_is_reported(capsys):
+    mask = torch.tensor([True, False, True])
+    assert not check(lambda x, m: (x * m).sum(), lambda x, m: (x * m).sum() + 1, [(torch.ones(3), mask)])
+    out = capsys.readouterr().out
+    assert "case 1" in out and "Traceback" not in out
