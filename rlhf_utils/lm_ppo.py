@@ -20,7 +20,7 @@ import copy
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -368,7 +368,7 @@ class LMPPOTrainer:
         samples = sample(self.policy.lm, self.tokenizer, prompts, cfg.response_length, cfg.temperature,
                          keep_sampled_logprobs=cfg.check_sampling_logprobs)
         self.policy.eval()
-        logprobs, values, _ = self._evaluate(samples.input_ids, samples.attention_mask, samples)
+        logprobs, values, _ = self._evaluate(samples)
         ref_logprobs = response_logprobs(self.ref_model, samples, cfg.temperature, self.forbidden)
         scores = torch.as_tensor(self.reward_fn(samples), dtype=torch.float32, device=logprobs.device).reshape(-1)
         self._require_finite(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs, values=values)
@@ -386,9 +386,9 @@ class LMPPOTrainer:
         return response_logits(logits, samples.query_ids.shape[1], samples.response_ids.shape[1],
                                self.config.temperature, self.forbidden)
 
-    def _evaluate(self, input_ids, attention_mask, samples: Samples, rows=slice(None)):
+    def _evaluate(self, samples: Samples, rows=slice(None)):
         """Log-probs, values and response logits of the current policy on (a minibatch of) samples."""
-        logits, values = self.policy(input_ids, attention_mask)
+        logits, values = self.policy(samples.input_ids[rows], samples.attention_mask[rows])
         resp_logits = self._response_logits(logits, samples)
         q, n = samples.query_ids.shape[1], samples.response_ids.shape[1]
         return token_logprobs(resp_logits, samples.response_ids[rows]), values[:, q - 1 : q - 1 + n], resp_logits
@@ -406,17 +406,16 @@ class LMPPOTrainer:
         """Several epochs of clipped-surrogate minibatch updates on one rollout."""
         cfg = self.config
         samples = rollout.samples
-        input_ids, attention_mask = samples.input_ids, samples.attention_mask
         self._set_learning_rate()
         self.policy.train(not cfg.dropout_off)
         stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")}
         first_log_ratio = None
-        n = input_ids.shape[0]
+        n = samples.response_ids.shape[0]
         for epoch in range(cfg.ppo_epochs):
             order = torch.as_tensor(self.rng.permutation(n))
             for start in range(0, n, cfg.minibatch_size):
                 rows = order[start : start + cfg.minibatch_size]
-                logprobs, values, resp_logits = self._evaluate(input_ids[rows], attention_mask[rows], samples, rows)
+                logprobs, values, resp_logits = self._evaluate(samples, rows)
                 old_logprobs = rollout.logprobs[rows]
                 if first_log_ratio is None:
                     first_log_ratio = (logprobs - old_logprobs).detach()
@@ -494,9 +493,6 @@ class LMPPOTrainer:
         text = f"SANITY CHECK FAILED at iteration {self.iteration}: {message}."
         print("\u26a0\ufe0f " * 3 + text)
         warnings.warn(text, RuntimeWarning, stacklevel=3)
-
-    def config_dict(self) -> dict:
-        return asdict(self.config)
 
 
 def train(
