@@ -221,6 +221,31 @@ def sample(
     return Samples(list(prompts), responses, query_ids, query_mask, response_ids, sampled)
 
 
+def sample_pairs(
+    lm: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    batch_size: int = 64,
+    progress: bool = True,
+    desc: str = "sampling pairs",
+) -> tuple[list[str], list[str], list[Samples]]:
+    """Two independent responses per prompt, for comparison by a labeller (notebook 04).
+
+    Returns ``(responses_a, responses_b, samples)``, where ``samples`` holds every batch sampled
+    (the A batches, then the B batches) for anything that needs the token ids.
+    """
+    from tqdm.auto import tqdm
+
+    first, second = [], []
+    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, disable=not progress):
+        chunk = list(prompts[start : start + batch_size])
+        first.append(sample(lm, tokenizer, chunk))
+        second.append(sample(lm, tokenizer, chunk))
+    responses_a = [r for s in first for r in s.responses]
+    responses_b = [r for s in second for r in s.responses]
+    return responses_a, responses_b, first + second
+
+
 def response_logits(
     logits: torch.Tensor, query_length: int, response_length: int, temperature: float, forbidden: Sequence[int]
 ) -> torch.Tensor:
@@ -523,5 +548,5 @@ def train(
 __all__ = [
     "AdaptiveKLController", "FixedKLController", "course_config", "LMPPOConfig", "LMPPOTrainer", "NonFiniteRewardError",
     "PolicyWithValueHead", "Rollout", "Samples", "episode_flags", "forbidden_token_ids", "frozen_copy",
-    "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "response_logprobs", "sample", "token_logprobs", "train",
+    "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "response_logprobs", "sample", "sample_pairs", "token_logprobs", "train",
 ]

@@ -44,6 +44,20 @@ def load_prompts(split: str = "train", folder: Path | None = None) -> list[str]:
     return prompts
 
 
+def draw_prompts(pool: list[str], n: int, seed: int = 0) -> list[str]:
+    """``n`` prompts drawn from ``pool`` without favourites: every prompt once, in a random order
+    (seeded), before any prompt is used again."""
+    import random
+
+    if not pool:
+        raise ValueError("The prompt pool is empty: pass at least one prompt (see load_prompts()).")
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < n:
+        out += rng.sample(pool, len(pool))
+    return out[:n]
+
+
 def encode_prompts(tokenizer, prompts: list[str], device="cpu"):
     """Token ids of ``<|endoftext|> prompt``, left-padded: ``(input_ids, attention_mask)``, both ``(B, Q)``.
 

@@ -51,11 +51,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--tokens-per-batch", type=int, default=4096)
-    parser.add_argument("--epochs", type=int, default=30, help="upper bound; early stopping usually ends first")
+    parser.add_argument("--epochs", type=int, default=12,
+                        help="planned epochs: the learning-rate schedule spans them; early stopping may end sooner")
     parser.add_argument("--warmup-steps", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--patience", type=int, default=6)
-    parser.add_argument("--max-minutes", type=float, default=180)
+    parser.add_argument("--max-minutes", type=float, default=180,
+                        help="time budget: training stops after it, and the schedule decays within it")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -89,18 +91,22 @@ def main() -> None:
     steps_per_epoch = sum(1 for _ in length_bucketed_batches(train_docs, args.tokens_per_batch, tokenizer.pad_token_id))
     total_steps = steps_per_epoch * args.epochs
 
-    def lr_at(step: int) -> float:  # linear warm-up, then cosine decay to 10%
+    def lr_at(step: int) -> float:
+        """Linear warm-up, then cosine decay to 10% over the planned run: the step budget or the time
+        budget, whichever runs out first (so a run cut by --max-minutes still ends at a low rate)."""
         if step < args.warmup_steps:
             return args.lr * (step + 1) / args.warmup_steps
-        progress = min(1.0, (step - args.warmup_steps) / max(1, total_steps - args.warmup_steps))
+        by_steps = (step - args.warmup_steps) / max(1, total_steps - args.warmup_steps)
+        by_time = (time.time() - started) / 60 / args.max_minutes
+        progress = min(1.0, max(by_steps, by_time))
         return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
+    started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     log = {"args": {k: str(v) for k, v in vars(args).items()}, "n_params": n_params, "unigram_entropy": entropy,
            "train_reviews": len(train_docs), "validation_reviews": len(valid_docs), "train_tokens": n_train_tokens,
            "evals": []}
     best, since_best, step, smoothed = float("inf"), 0, 0, None
-    started = time.time()
     done = False
     bar = tqdm(total=total_steps, desc="pretraining")
     for epoch in range(args.epochs):
@@ -130,7 +136,7 @@ def main() -> None:
                     since_best += 1
                 log["best_validation_loss"] = best
                 (args.out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
-                if since_best >= args.patience or minutes > args.max_minutes:
+                if since_best >= args.patience or minutes >= args.max_minutes:
                     done = True
                     break
         if done:

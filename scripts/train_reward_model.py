@@ -39,7 +39,7 @@ from rlhf_utils.feedback import (
     preference_pairs,
 )
 from rlhf_utils.gold import gold_scores
-from rlhf_utils.lm_task import RESPONSE_LENGTH, TEMPERATURE, load_prompts
+from rlhf_utils.lm_task import RESPONSE_LENGTH, draw_prompts, load_prompts
 from rlhf_utils.models import base_model_source, load_base_model
 from rlhf_utils.reward_model import (
     SHIPPED_REWARD_MODEL_DIR,
@@ -83,26 +83,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
-
-
-def draw_prompts(pool: list[str], n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` prompts from ``pool``: each prompt once (shuffled) before any is used again."""
-    out: list[str] = []
-    while len(out) < n:
-        out += [pool[i] for i in rng.permutation(len(pool))]
-    return out[:n]
-
-
-def sample_pairs(lm, tokenizer, prompts: list[str], batch: int, progress: bool, desc: str):
-    """Two independent continuations per prompt: ``(responses_a, responses_b, all Samples)``."""
-    first, second = [], []
-    for start in tqdm(range(0, len(prompts), batch), desc=desc, disable=not progress):
-        chunk = prompts[start : start + batch]
-        first.append(lm_ppo.sample(lm, tokenizer, chunk, RESPONSE_LENGTH, TEMPERATURE))
-        second.append(lm_ppo.sample(lm, tokenizer, chunk, RESPONSE_LENGTH, TEMPERATURE))
-    responses_a = [r for s in first for r in s.responses]
-    responses_b = [r for s in second for r in s.responses]
-    return responses_a, responses_b, first + second
 
 
 def label(store_path: Path, prompts, responses_a, responses_b, model_name: str, labeller: SimulatedLabeller):
@@ -153,7 +133,6 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
 
     source = args.base_model or Path(base_model_source(args.profile))
     lm, tokenizer = load_base_model(args.profile, source=source)
@@ -165,11 +144,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 1. samples
     t = time.perf_counter()
-    train_prompts = draw_prompts(train_pool, args.train_pairs, rng)
-    heldout_prompts = draw_prompts(heldout_pool, args.heldout_pairs, rng)
-    train_a, train_b, train_samples = sample_pairs(lm, tokenizer, train_prompts, args.sample_batch, progress,
-                                                   "train pairs")
-    held_a, held_b, _ = sample_pairs(lm, tokenizer, heldout_prompts, args.sample_batch, progress, "held-out pairs")
+    train_prompts = draw_prompts(train_pool, args.train_pairs, seed=args.seed)
+    heldout_prompts = draw_prompts(heldout_pool, args.heldout_pairs, seed=args.seed)
+    train_a, train_b, train_samples = lm_ppo.sample_pairs(lm, tokenizer, train_prompts, args.sample_batch, progress,
+                                                          "train pairs")
+    held_a, held_b, _ = lm_ppo.sample_pairs(lm, tokenizer, heldout_prompts, args.sample_batch, progress,
+                                            "held-out pairs")
     timings["sampling_s"] = time.perf_counter() - t
 
     # 2. simulated labels, through the same store and session a person uses
@@ -212,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 5. normalise on fresh base-model samples, save, and check the saved copy scores the same
     t = time.perf_counter()
-    calibration_prompts = draw_prompts(train_pool, args.calibration_samples, rng)
+    calibration_prompts = draw_prompts(train_pool, args.calibration_samples, seed=args.seed + 1)
     calibration = [lm_ppo.sample(lm, tokenizer, calibration_prompts[i : i + args.sample_batch])
                    for i in range(0, len(calibration_prompts), args.sample_batch)]
     stats = rm.calibrate(calibration)

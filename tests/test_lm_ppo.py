@@ -97,3 +97,14 @@ def test_empty_prompts_and_mismatched_tokenizer_are_clear_errors(tokenizer):
         lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(big), lm_ppo.frozen_copy(big), tokenizer,
                             lambda s: torch.zeros(1))
     assert other is not None
+
+
+def test_sample_pairs_gives_two_fixed_length_responses_per_prompt(tokenizer):
+    torch.manual_seed(0)
+    prompts = PROMPTS[:3] * 2
+    responses_a, responses_b, samples = lm_ppo.sample_pairs(tiny_lm(tokenizer), tokenizer, prompts, batch_size=4,
+                                                            progress=False)
+    assert len(responses_a) == len(responses_b) == len(prompts)
+    assert [s.response_ids.shape[0] for s in samples] == [4, 2, 4, 2]  # the A batches, then the B batches
+    assert all(s.response_ids.shape[1] == lm_ppo.RESPONSE_LENGTH for s in samples)
+    assert responses_a != responses_b  # independent draws
