@@ -1,0 +1,228 @@
+"""Our LM-PPO against TRL's RLOOTrainer and GRPOTrainer, side by side on the same task.
+
+The same base model (the course GPT-2), reward model (the shipped one), training prompts, response
+length (fixed: end-of-text and pad suppressed for every method), sampling temperature, samples per
+step (``--batch``), β, dropout off, and one evaluator: every ``--eval-every`` seconds of *training*
+time, each policy is evaluated by ``rlhf_utils.evaluation.evaluate_policy`` on the held-out prompts
+with fixed seeds (gold score ± s.e., sequence KL to the reference). Evaluation time is not counted.
+
+TRL's learning rate is tuned over ``--trl-lrs`` (its 1e-6 default would not move a small model);
+each TRL run uses ``num_generations`` completions per prompt (the group baseline) and ``beta > 0``.
+How the KL enters differs by design: ours and RLOO put β·KL in the reward, GRPO adds β·KL (the k3
+estimator) to the loss; all are measured the same way here.
+
+The result: gold score and KL against wall time for every run, and the ratio of the wall time our
+PPO needs to reach the best RLOO configuration's final gold score to the wall time RLOO took.
+
+Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
+``python benchmarks/rlhf_ppo_vs_trl.py --budget-minutes 6``; ``--smoke`` runs a tiny version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhf_utils import lm_ppo
+from rlhf_utils.evaluation import evaluate_policy
+from rlhf_utils.lm_task import END_OF_TEXT, RESPONSE_LENGTH, TEMPERATURE, load_prompts
+from rlhf_utils.models import load_base_model
+from rlhf_utils.paths import REPO_ROOT
+from rlhf_utils.profiles import get_profile
+from rlhf_utils.reward_model import load_reward_model
+
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "rlhf_ppo_vs_trl.json"
+
+
+class TrainingClock:
+    """Wall time spent training: paused while evaluating."""
+
+    def __init__(self) -> None:
+        self.spent, self._since = 0.0, time.perf_counter()
+
+    def pause(self) -> float:
+        self.spent += time.perf_counter() - self._since
+        return self.spent
+
+    def resume(self) -> None:
+        self._since = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return self.spent + time.perf_counter() - self._since
+
+
+class Evaluator:
+    """Evaluates a policy at fixed training-time intervals on the held-out prompts (fixed seed)."""
+
+    def __init__(self, ref, tokenizer, prompts, reward_fn, every_s: float, samples_per_prompt: int):
+        self.ref, self.tokenizer, self.prompts, self.reward_fn = ref, tokenizer, prompts, reward_fn
+        self.every_s, self.samples_per_prompt = every_s, samples_per_prompt
+
+    def point(self, lm, seconds: float, samples_seen: int) -> dict:
+        was_training = lm.training
+        r = evaluate_policy(lm, self.ref, self.tokenizer, self.prompts, reward_fn=self.reward_fn,
+                            samples_per_prompt=self.samples_per_prompt, seed=1234)
+        lm.train(was_training)
+        return {"seconds": round(seconds, 2), "samples": samples_seen, "gold": r.gold_mean, "gold_se": r.gold_se,
+                "kl": r.kl_mean, "kl_se": r.kl_se, "reward": r.reward_mean}
+
+
+def run_ours(base, tokenizer, rm, prompts, evaluator, args) -> list[dict]:
+    policy = lm_ppo.PolicyWithValueHead.from_base(base)  # a copy: base stays untouched
+    config = lm_ppo.course_config(get_profile("quick"), batch_size=args.batch, adaptive_kl=False, kl_coef=args.beta,
+                                  anneal_lr=False)
+    trainer = lm_ppo.LMPPOTrainer(policy, evaluator.ref, tokenizer, rm.score_samples, config)
+    clock, curve = TrainingClock(), []
+    curve.append(evaluator.point(policy.lm, 0.0, 0))
+    clock.resume()
+    next_eval = evaluator.every_s
+    while clock.elapsed < args.budget_minutes * 60:
+        trainer.step(trainer.sample_prompts(prompts))
+        if clock.elapsed >= next_eval:
+            seconds = clock.pause()
+            curve.append(evaluator.point(policy.lm, seconds, trainer.iteration * args.batch))
+            print(f"  ours  {seconds:6.0f} s  gold {curve[-1]['gold']:+.3f}  KL {curve[-1]['kl']:.2f}")
+            next_eval += evaluator.every_s
+            clock.resume()
+    seconds = clock.pause()
+    curve.append(evaluator.point(policy.lm, seconds, trainer.iteration * args.batch))
+    return curve
+
+
+def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, evaluator, args) -> list[dict]:
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, TrainerCallback
+
+    if kind == "rloo":
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
+    else:
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+
+    def reward(prompts, completions, **_):
+        plain = [p.removeprefix(END_OF_TEXT) for p in prompts]
+        return rm.score_texts(plain, completions).tolist()
+
+    clock, curve = TrainingClock(), []
+    budget = args.budget_minutes * 60
+
+    class EvalAndStop(TrainerCallback):
+        next_eval = evaluator.every_s
+
+        def on_step_end(self, _args, state, control, model=None, **kwargs):
+            if clock.elapsed >= self.next_eval or clock.elapsed >= budget:
+                seconds = clock.pause()
+                curve.append(evaluator.point(model, seconds, state.global_step * args.batch))
+                print(f"  {kind} lr={lr:g} {seconds:6.0f} s  gold {curve[-1]['gold']:+.3f}  KL {curve[-1]['kl']:.2f}")
+                self.next_eval += evaluator.every_s
+                clock.resume()
+            if clock.elapsed >= budget:
+                control.should_training_stop = True
+
+    model = AutoModelForCausalLM.from_pretrained(base_folder, local_files_only=True, use_safetensors=True)
+    n_prompts = args.batch // args.num_generations
+    dataset = Dataset.from_dict({"prompt": [END_OF_TEXT + p for p in prompts]})
+    forbidden = [tokenizer.eos_token_id, tokenizer.pad_token_id]
+    with tempfile.TemporaryDirectory(prefix=f"{kind}_") as tmp:
+        config = Config(
+            output_dir=tmp, learning_rate=lr, lr_scheduler_type="constant", warmup_steps=0,
+            per_device_train_batch_size=args.batch, num_generations=args.num_generations,
+            max_completion_length=RESPONSE_LENGTH, temperature=TEMPERATURE, top_p=1.0, top_k=0,
+            generation_kwargs={"suppress_tokens": forbidden, "min_new_tokens": RESPONSE_LENGTH},
+            beta=args.beta, disable_dropout=True, use_cpu=True, bf16=False, fp16=False,
+            activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=10,
+            max_steps=1_000_000, seed=args.seed, disable_tqdm=True, dataloader_num_workers=0,
+        )
+        trainer = Trainer(model=model, reward_funcs=reward, args=config, train_dataset=dataset,
+                          processing_class=tokenizer, callbacks=[EvalAndStop()])
+        curve.append(evaluator.point(model, 0.0, 0))
+        print(f"{kind} lr={lr:g}: {n_prompts} prompts x {args.num_generations} completions per step")
+        clock.resume()
+        trainer.train()
+    if curve[-1]["seconds"] < clock.spent - 1e-6:
+        curve.append(evaluator.point(model, clock.spent, trainer.state.global_step * args.batch))
+    return curve
+
+
+def time_to_reach(curve: list[dict], gold: float) -> float | None:
+    return next((p["seconds"] for p in curve if p["gold"] >= gold), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-minutes", type=float, default=6.0, help="training time per run")
+    parser.add_argument("--eval-every", type=float, default=30.0, help="seconds of training between evaluations")
+    parser.add_argument("--batch", type=int, default=32, help="responses sampled per step, for every method")
+    parser.add_argument("--num-generations", type=int, default=4, help="TRL: completions per prompt (the group)")
+    parser.add_argument("--beta", type=float, default=0.05)
+    parser.add_argument("--trl-lrs", default="1e-5,3e-5,1e-4,3e-4")
+    parser.add_argument("--methods", default="ours,rloo,grpo")
+    parser.add_argument("--eval-prompts", type=int, default=64)
+    parser.add_argument("--samples-per-prompt", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base-model", type=Path, default=None)
+    parser.add_argument("--reward-model", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
+    args = parser.parse_args()
+    if args.smoke:
+        args.budget_minutes, args.eval_every, args.trl_lrs, args.eval_prompts = 0.2, 5.0, "1e-4", 8
+        args.batch, args.samples_per_prompt = 8, 1
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    profile = get_profile("quick")
+    base, tokenizer = load_base_model(profile, source=args.base_model)
+    base_folder = Path(args.base_model or base.name_or_path)
+    rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model)
+    ref = lm_ppo.frozen_copy(base)
+    prompts = load_prompts("train")
+    evaluator = Evaluator(ref, tokenizer, load_prompts("heldout")[: args.eval_prompts], rm.score_samples,
+                          args.eval_every, args.samples_per_prompt)
+
+    runs: dict[str, list[dict]] = {}
+    methods = args.methods.split(",")
+    if "ours" in methods:
+        print("ours (LM-PPO)")
+        runs["ours"] = run_ours(base, tokenizer, rm, prompts, evaluator, args)
+    for kind in ("rloo", "grpo"):
+        if kind in methods:
+            for lr in (float(x) for x in args.trl_lrs.split(",")):
+                runs[f"{kind} lr={lr:g}"] = run_trl(kind, lr, base_folder, tokenizer, rm, prompts, evaluator, args)
+
+    print(f"\n{'run':>16} {'final gold':>14} {'KL':>7} {'train s':>8}")
+    for name, curve in runs.items():
+        p = curve[-1]
+        print(f"{name:>16} {p['gold']:+.3f} ± {p['gold_se']:.3f} {p['kl']:7.2f} {p['seconds']:8.0f}")
+    summary = {}
+    rloo = {k: v for k, v in runs.items() if k.startswith("rloo")}
+    if "ours" in runs and rloo:
+        best = max(rloo, key=lambda k: rloo[k][-1]["gold"])
+        target, their_time = rloo[best][-1]["gold"], rloo[best][-1]["seconds"]
+        ours = time_to_reach(runs["ours"], target)
+        ratio = None if ours is None else ours / their_time
+        summary = {"best_rloo": best, "target_gold": target, "rloo_seconds": their_time, "ours_seconds": ours,
+                   "ratio": ratio}
+        print(f"\nbest RLOO: {best}, final gold {target:+.3f} after {their_time:.0f} s; ours reached it "
+              + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "args": {k: str(v) for k, v in vars(args).items()}, "summary": summary, "runs": runs,
+        "machine": {"torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+                    "processor": platform.processor()},
+    }, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Best-of-N: the KL bound, its exact value for discrete policies, the estimator, and the sampler."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rlhf_utils import best_of_n as bon
+from rlhf_utils import lm_ppo
+
+from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+
+
+def test_bound_values():
+    assert bon.kl_bound(1) == 0.0
+    assert bon.kl_bound(4) == pytest.approx(math.log(4) - 0.75)
+    with pytest.raises(ValueError):
+        bon.kl_bound(0)
+
+
+@pytest.mark.parametrize("n", [2, 4, 16])
+def test_exact_kl_is_below_the_bound_and_reaches_it_only_without_repeats(n):
+    rng = np.random.default_rng(0)
+    few = rng.dirichlet(np.ones(3))
+    assert bon.exact_kl(few, [0.0, 1.0, 2.0], n) < bon.kl_bound(n) - 1e-3  # samples often repeat
+    tied = bon.exact_kl(few, [0.0, 1.0, 1.0], n)  # ties: even further below
+    assert tied < bon.exact_kl(few, [0.0, 1.0, 2.0], n)
+    many = np.full(20_000, 1 / 20_000)  # repeats all but impossible: the bound is reached
+    assert bon.exact_kl(many, np.arange(20_000), n) == pytest.approx(bon.kl_bound(n), abs=2e-3)
+    assert bon.exact_kl(many, np.arange(20_000), n) <= bon.kl_bound(n)
+
+
+def test_exact_kl_of_a_constant_reward_is_zero():
+    assert bon.exact_kl([0.2, 0.3, 0.5], [1.0, 1.0, 1.0], 8) == pytest.approx(0.0)
+
+
+def test_estimator_recovers_the_bound_for_continuous_rewards():
+    rng = np.random.default_rng(1)
+    n, m = 4, 400
+    estimates = [bon.log_ratio_estimate(rng.random(n).max(), rng.random(m), n) for _ in range(3000)]
+    assert np.mean(estimates) == pytest.approx(bon.kl_bound(n), abs=0.05)
+
+
+def test_best_of_n_keeps_the_highest_reward_per_prompt():
+    tokenizer = tiny_tokenizer()
+    lm = tiny_lm(tokenizer)
+    target = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(" good"))[0]
+
+    def reward(samples):
+        return (samples.response_ids == target).float().sum(-1)
+
+    torch.manual_seed(0)
+    kept, rewards = bon.best_of_n(lm, tokenizer, PROMPTS[:3], reward, n=8)
+    assert kept.prompts == PROMPTS[:3] and kept.response_ids.shape == (3, lm_ppo.RESPONSE_LENGTH)
+    assert torch.equal(reward(kept), rewards)
+    torch.manual_seed(0)
+    single, single_rewards = bon.best_of_n(lm, tokenizer, PROMPTS[:3] * 8, reward, n=1)
+    assert rewards.mean() >= single_rewards.mean()
