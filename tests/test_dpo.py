@@ -1,0 +1,65 @@
+"""DPO: the loss against a hand-computed case, sequence log-probs against the sampling path, and learning."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rlhf_utils import dpo, lm_ppo
+from rlhf_utils.feedback import PreferencePair
+
+from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return tiny_tokenizer()
+
+
+def test_dpo_loss_matches_a_hand_computed_case():
+    # implicit rewards: chosen 0.5 * (-3 - -4) = 0.5, rejected 0.5 * (-5 - -4.5) = -0.25; margin 0.75
+    loss, chosen, rejected = dpo.dpo_loss(torch.tensor([-3.0]), torch.tensor([-5.0]), torch.tensor([-4.0]),
+                                          torch.tensor([-4.5]), beta=0.5)
+    assert chosen.item() == pytest.approx(0.5) and rejected.item() == pytest.approx(-0.25)
+    assert loss.item() == pytest.approx(math.log(1 + math.exp(-0.75)))
+
+
+def test_dpo_loss_at_the_reference_is_log_2():
+    logps = torch.randn(6)
+    loss, _, _ = dpo.dpo_loss(logps[:3], logps[3:], logps[:3], logps[3:], beta=0.1)
+    assert loss.item() == pytest.approx(math.log(2))
+
+
+def test_sequence_logprobs_agree_with_the_sampling_path(tokenizer):
+    torch.manual_seed(0)
+    lm = tiny_lm(tokenizer)
+    prompts, responses = PROMPTS[:4], [" good fun", " boring film", " good film", " fun fun"]
+    rows = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
+    width = max(len(r) for r in rows)
+    keep = [i for i, r in enumerate(rows) if len(r) == width]  # the sampling path scores equal-length responses
+    query_ids, query_mask = lm_ppo.encode_prompts(tokenizer, [prompts[i] for i in keep])
+    samples = lm_ppo.Samples([prompts[i] for i in keep], [responses[i] for i in keep], query_ids, query_mask,
+                             torch.tensor([rows[i] for i in keep]))
+    with torch.no_grad():
+        by_ids = lm_ppo.response_logprobs(lm, samples, 1.0, lm_ppo.forbidden_token_ids(tokenizer)).sum(-1)
+        by_text = dpo.sequence_logprobs(lm, tokenizer, prompts, responses)  # mixed lengths: right padding
+    assert torch.allclose(by_text[keep], by_ids, atol=1e-4)
+
+
+def test_training_raises_the_chosen_over_the_rejected(tokenizer):
+    torch.manual_seed(0)
+    policy = tiny_lm(tokenizer)
+    ref = lm_ppo.frozen_copy(policy)
+    pairs = [PreferencePair(p, " good fun", " boring film") for p in PROMPTS] * 4
+    history = dpo.train_dpo(policy, ref, tokenizer, pairs,
+                            dpo.DPOTrainingConfig(beta=0.5, epochs=3, batch_size=5, learning_rate=3e-3), progress=False)
+    assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-4)
+    assert history[-1]["loss"] < 0.3 and history[-1]["accuracy"] == 1.0
+
+
+def test_ties_only_is_a_clear_error(tokenizer):
+    lm = tiny_lm(tokenizer)
+    with pytest.raises(ValueError, match="ties"):
+        dpo.train_dpo(lm, lm_ppo.frozen_copy(lm), tokenizer, [PreferencePair("a", "b", "c", 0.5)])
