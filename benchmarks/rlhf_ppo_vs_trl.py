@@ -27,12 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from rlhf_utils import lm_ppo
+from rlhf_utils import lm_ppo, trl_rl
 from rlhf_utils.evaluation import evaluate_policy
-from rlhf_utils.lm_task import END_OF_TEXT, RESPONSE_LENGTH, TEMPERATURE, load_prompts
+from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import REPO_ROOT
 from rlhf_utils.profiles import get_profile
@@ -98,19 +97,7 @@ def run_ours(base, tokenizer, rm, prompts, evaluator, args) -> list[dict]:
 
 
 def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, evaluator, args) -> list[dict]:
-    from datasets import Dataset
     from transformers import AutoModelForCausalLM, TrainerCallback
-
-    if kind == "rloo":
-        from trl import RLOOConfig as Config
-        from trl import RLOOTrainer as Trainer
-    else:
-        from trl import GRPOConfig as Config
-        from trl import GRPOTrainer as Trainer
-
-    def reward(prompts, completions, **_):
-        plain = [p.removeprefix(END_OF_TEXT) for p in prompts]
-        return rm.score_texts(plain, completions).tolist()
 
     clock, curve = TrainingClock(), []
     budget = args.budget_minutes * 60
@@ -129,23 +116,13 @@ def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, eva
                 control.should_training_stop = True
 
     model = AutoModelForCausalLM.from_pretrained(base_folder, local_files_only=True, use_safetensors=True)
-    n_prompts = args.batch // args.num_generations
-    dataset = Dataset.from_dict({"prompt": [END_OF_TEXT + p for p in prompts]})
-    forbidden = [tokenizer.eos_token_id, tokenizer.pad_token_id]
     with tempfile.TemporaryDirectory(prefix=f"{kind}_") as tmp:
-        config = Config(
-            output_dir=tmp, learning_rate=lr, lr_scheduler_type="constant", warmup_steps=0,
-            per_device_train_batch_size=args.batch, num_generations=args.num_generations,
-            max_completion_length=RESPONSE_LENGTH, temperature=TEMPERATURE, top_p=1.0, top_k=0,
-            generation_kwargs={"suppress_tokens": forbidden, "min_new_tokens": RESPONSE_LENGTH},
-            beta=args.beta, disable_dropout=True, use_cpu=True, bf16=False, fp16=False,
-            activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=10,
-            max_steps=1_000_000, seed=args.seed, disable_tqdm=True, dataloader_num_workers=0,
-        )
-        trainer = Trainer(model=model, reward_funcs=reward, args=config, train_dataset=dataset,
-                          processing_class=tokenizer, callbacks=[EvalAndStop()])
+        config = trl_rl.config(kind, tmp, tokenizer, learning_rate=lr, beta=args.beta, batch_size=args.batch,
+                               num_generations=args.num_generations, max_steps=1_000_000, seed=args.seed)
+        trainer = trl_rl.trainer(kind, model, tokenizer, rm, prompts, config, callbacks=[EvalAndStop()])
         curve.append(evaluator.point(model, 0.0, 0))
-        print(f"{kind} lr={lr:g}: {n_prompts} prompts x {args.num_generations} completions per step")
+        print(f"{kind} lr={lr:g}: {args.batch // args.num_generations} prompts x {args.num_generations} "
+              "completions per step")
         clock.resume()
         trainer.train()
     if curve[-1]["seconds"] < clock.spent - 1e-6:
