@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from rlhf_utils import lm_ppo
 from rlhf_utils.feedback import (
