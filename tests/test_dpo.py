@@ -63,3 +63,17 @@ def test_ties_only_is_a_clear_error(tokenizer):
     lm = tiny_lm(tokenizer)
     with pytest.raises(ValueError, match="ties"):
         dpo.train_dpo(lm, lm_ppo.frozen_copy(lm), tokenizer, [PreferencePair("a", "b", "c", 0.5)])
+
+
+def test_trl_dpo_on_the_same_pairs_also_learns_the_preference(tokenizer):
+    torch.manual_seed(0)
+    policy = tiny_lm(tokenizer)
+    ref = lm_ppo.frozen_copy(policy)
+    pairs = [PreferencePair(p, " good fun", " boring film") for p in PROMPTS] * 4
+    before = dpo.sequence_logprobs(policy, tokenizer, PROMPTS, [" good fun"] * 5).detach()
+    history = dpo.train_dpo_with_trl(policy, ref, tokenizer, pairs,
+                                     dpo.DPOTrainingConfig(beta=0.5, epochs=3, batch_size=5, learning_rate=3e-3),
+                                     progress=False)
+    after = dpo.sequence_logprobs(policy, tokenizer, PROMPTS, [" good fun"] * 5).detach()
+    assert history[-1]["train_loss"] < math.log(2)
+    assert (after - before).mean() > 0  # the chosen response became more likely
