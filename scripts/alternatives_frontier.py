@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
     base_result = evaluate_policy(base, ref, tokenizer, heldout, name="base", reward_fn=rm.score_samples,
                                   samples_per_prompt=args.samples_per_prompt, seed=1234)
     points: list[dict] = [{"method": "base", **base_result.summary(), "kl_source": "evaluate_policy"}]
-    output = {"script": "scripts/alternatives_frontier.py", "args": {k: str(v) for k, v in vars(args).items()},
+    output = {"script": "scripts/alternatives_frontier.py",
+              "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "points": points}
 
     def save(point: dict) -> None:
