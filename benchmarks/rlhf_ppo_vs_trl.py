@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+import transformers
 
 from rlhf_utils import lm_ppo, trl_rl
 from rlhf_utils.evaluation import evaluate_policy
@@ -158,6 +159,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    transformers.utils.logging.disable_progress_bar()  # per-load "Loading weights" bars
     profile = get_profile("quick")
     base, tokenizer = load_base_model(profile, source=args.base_model)
     base_folder = Path(args.base_model or base.name_or_path)

@@ -87,8 +87,13 @@ def trainer(kind: Kind, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBa
         from trl import RLOOTrainer as Trainer
     else:
         from trl import GRPOTrainer as Trainer
-    return Trainer(model=model, reward_funcs=reward_function(rm), args=args, train_dataset=prompt_dataset(prompts),
-                   processing_class=tokenizer, callbacks=list(callbacks))
+    from transformers import PrinterCallback
+
+    trainer = Trainer(model=model, reward_funcs=reward_function(rm), args=args, train_dataset=prompt_dataset(prompts),
+                      processing_class=tokenizer, callbacks=list(callbacks))
+    if args.disable_tqdm:
+        trainer.remove_callback(PrinterCallback)  # without a progress bar, Trainer prints every log line
+    return trainer
 
 
 __all__ = ["config", "prompt_dataset", "reward_function", "trainer"]
