@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .evaluation import standard_error
 from .lm_ppo import RewardFn, Samples, sample
 from .lm_task import RESPONSE_LENGTH, TEMPERATURE
 
@@ -114,9 +115,7 @@ def estimate_kl(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts
         reference = sample(lm, tokenizer, [p for p in chunk for _ in range(reference_samples)])
         ref_rewards = torch.as_tensor(reward_fn(reference), dtype=torch.float32).reshape(len(chunk), reference_samples)
         estimates += [log_ratio_estimate(b, r.tolist(), n) for b, r in zip(best.tolist(), ref_rewards, strict=True)]
-    values = np.asarray(estimates)
-    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
-    return float(values.mean()), se
+    return float(np.mean(estimates)), standard_error(estimates)
 
 
 def rejection_sampling_dataset(prompts: Sequence[str], responses: Sequence[str]):
