@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from rlhf_utils.lm_task import COURSE_MODEL_NAME
-from rlhf_utils.paths import MODELS_DIR
+from rlhf_utils.paths import MODELS_DIR, REPO_ROOT
 from rlhf_utils.pretraining import (
     encode_documents,
     evaluate_loss,
@@ -34,6 +34,14 @@ from rlhf_utils.pretraining import (
     train_byte_level_bpe,
     unigram_entropy,
 )
+
+def shown_path(path: Path) -> str:
+    """A path as logged: relative to the repository when inside it (no machine-specific prefix)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
 
 SAMPLE_PROMPTS = ["This movie", "I watched this", "The film", "As a fan of", "The story", "My kids and I",
                   "From the opening scene,", "The acting", "I went in expecting", "This documentary"]
@@ -103,7 +111,7 @@ def main() -> None:
 
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = {"args": {k: str(v) for k, v in vars(args).items()}, "n_params": n_params, "unigram_entropy": entropy,
+    log = {"args": {k: shown_path(v) if isinstance(v, Path) else str(v) for k, v in vars(args).items()}, "n_params": n_params, "unigram_entropy": entropy,
            "train_reviews": len(train_docs), "validation_reviews": len(valid_docs), "train_tokens": n_train_tokens,
            "evals": []}
     best, since_best, step, smoothed = float("inf"), 0, 0, None
