@@ -27,6 +27,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from .feedback import PreferencePair
 from .lm_ppo import forbidden_token_ids, position_ids, response_logits
 from .lm_task import TEMPERATURE, encode_prompts
+from .reward_model import pad_right
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
@@ -52,12 +53,8 @@ def sequence_logprobs(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
     device = next(lm.parameters()).device
     query_ids, query_mask = encode_prompts(tokenizer, list(prompts), device)
     rows = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
-    width = max(1, max(len(r) for r in rows))
-    response_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long, device=device)
-    response_mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-    for i, row in enumerate(rows):
-        response_ids[i, : len(row)] = torch.tensor(row, device=device)
-        response_mask[i, : len(row)] = 1
+    response_ids, response_mask = (t.to(device) for t in pad_right(rows, tokenizer.pad_token_id))
+    width = response_ids.shape[1]
     input_ids = torch.cat([query_ids, response_ids], dim=1)
     attention_mask = torch.cat([query_mask, torch.ones_like(response_mask)], dim=1)
     logits = lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids(attention_mask)).logits

@@ -515,6 +515,15 @@ class SimulatedLabeller:
             n += 1
         return n
 
+    def label_pairs(self, store: FeedbackStore, pairs: Iterable[Sequence[str]], *, model: str) -> list[LabelRecord]:
+        """Label ``(prompt, response_a, response_b)`` pairs written by ``model`` into ``store`` through a
+        session (pairs already judged are skipped), and return this labeller's labels of exactly these
+        pairs (the store may hold others, from earlier runs)."""
+        pairs = [_as_triple(p) for p in pairs]
+        self.label(LabellingSession(store, pairs, model=model, labeller=self.name))
+        ids = {pair_id(*p, model) for p in pairs}
+        return [r for r in store.labels(self.name) if r.pair_id in ids]
+
 
 def simulate_implicit_feedback(
     pair: ComparisonPair,

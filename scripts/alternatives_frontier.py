@@ -29,7 +29,7 @@ import torch
 
 from rlhf_utils import best_of_n, dpo, lm_ppo, trl_rl
 from rlhf_utils.evaluation import evaluate_policy
-from rlhf_utils.feedback import SIMULATED, FeedbackStore, LabellingSession, SimulatedLabeller, preference_pairs
+from rlhf_utils.feedback import FeedbackStore, SimulatedLabeller, preference_pairs
 from rlhf_utils.lm_task import draw_prompts, load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import RESULTS_DIR
@@ -127,11 +127,10 @@ def main(argv: list[str] | None = None) -> dict:
         responses_a, responses_b, _ = lm_ppo.sample_pairs(base, tokenizer, prompts, progress=False)
         model_name = Path(base.name_or_path).name
         with tempfile.TemporaryDirectory(prefix="dpo_labels_") as tmp:
-            store = FeedbackStore(Path(tmp) / "labels.jsonl")
-            session = LabellingSession(store, list(zip(prompts, responses_a, responses_b, strict=True)),
-                                       model=model_name, labeller=SIMULATED)
-            SimulatedLabeller(seed=args.seed).label(session)
-            pairs = preference_pairs(store.labels(SIMULATED), model=model_name)
+            labels = SimulatedLabeller(seed=args.seed).label_pairs(
+                FeedbackStore(Path(tmp) / "labels.jsonl"), zip(prompts, responses_a, responses_b, strict=True),
+                model=model_name)
+        pairs = preference_pairs(labels, model=model_name)
         for beta in args.dpo_betas:
             t = time.perf_counter()
             policy = copy.deepcopy(base)

@@ -35,6 +35,7 @@ from rlhf_utils.pretraining import (
     unigram_entropy,
 )
 
+
 def shown_path(path: Path) -> str:
     """A path as logged: relative to the repository when inside it (no machine-specific prefix)."""
     try:

@@ -32,7 +32,6 @@ from rlhf_utils import lm_ppo
 from rlhf_utils.feedback import (
     SIMULATED,
     FeedbackStore,
-    LabellingSession,
     SimulatedLabeller,
     agreement_with_gold,
     preference_pairs,
@@ -82,15 +81,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
-
-
-def label(store_path: Path, prompts, responses_a, responses_b, model_name: str, labeller: SimulatedLabeller):
-    """Label every pair with the simulated labeller through a session; returns the store's labels."""
-    store = FeedbackStore(store_path)
-    session = LabellingSession(store, list(zip(prompts, responses_a, responses_b, strict=True)),
-                               model=model_name, labeller=SIMULATED)
-    labeller.label(session)
-    return store.labels(SIMULATED)
 
 
 def retokenisation_mismatch(tokenizer, samples: list[lm_ppo.Samples]) -> float:
@@ -156,8 +146,10 @@ def main(argv: list[str] | None = None) -> dict:
     labeller = SimulatedLabeller(temperature=args.labeller_temperature, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="reward_labels_") as tmp:
         folder = args.feedback_dir or Path(tmp)
-        train_labels = label(folder / "train.jsonl", train_prompts, train_a, train_b, model_name, labeller)
-        heldout_labels = label(folder / "heldout.jsonl", heldout_prompts, held_a, held_b, model_name, labeller)
+        train_labels = labeller.label_pairs(FeedbackStore(folder / "train.jsonl"),
+                                            zip(train_prompts, train_a, train_b, strict=True), model=model_name)
+        heldout_labels = labeller.label_pairs(FeedbackStore(folder / "heldout.jsonl"),
+                                              zip(heldout_prompts, held_a, held_b, strict=True), model=model_name)
     train_pairs = preference_pairs(train_labels, model=model_name)
     gold_a, gold_b = gold_scores(held_a, heldout_prompts), gold_scores(held_b, heldout_prompts)
     labeller_gold = agreement_with_gold(heldout_labels)

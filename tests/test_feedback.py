@@ -431,3 +431,15 @@ def test_implicit_clicks_are_a_noisier_position_biased_preference(tmp_path):
         return [fb.simulate_implicit_feedback(q, rng, position_bias=bias)[0] for q in shown].count("A") / len(shown)
 
     assert abs(share_of_first(0.0) - 0.5) < 0.05 < share_of_first(1.0) - 0.5, (share_of_first(0.0), share_of_first(1.0))
+
+
+def test_label_pairs_labels_through_a_session_and_returns_only_these_pairs(tmp_path):
+    store = FeedbackStore(tmp_path / "labels.jsonl")
+    labeller = SimulatedLabeller(seed=0)
+    old = labeller.label_pairs(store, [("This movie", " was a delight.", " was dull.")], model="m")
+    new_pairs = [("The story", " is great fun.", " is boring."), ("The cast", " shines.", " is wooden.")]
+    labels = labeller.label_pairs(store, new_pairs, model="m")
+    assert len(old) == 1 and len(labels) == 2 and len(store.labels()) == 3
+    assert {r.prompt for r in labels} == {"The story", "The cast"} and all(r.labeller == fb.SIMULATED for r in labels)
+    assert labeller.label_pairs(store, new_pairs, model="m") == labels  # already judged: nothing appended
+    assert len(store.labels()) == 3
