@@ -28,10 +28,30 @@ PROMPT_SPLITS = ("train", "heldout")
 PROMPTS_DIR = DATA_DIR / "prompts"
 
 
-def load_prompts(split: str = "train", folder: Path | None = None) -> list[str]:
-    """The shipped review openings: ``train`` for training, ``heldout`` for every evaluation."""
+FULL_PROMPTS_SOURCE = "stanfordnlp/imdb"
+"""The full profile's prompts: openings of IMDB reviews (``datasets`` id, or a local folder of data files)."""
+FULL_PROMPTS_ENV_VAR = "RLHF_FULL_PROMPTS"
+"""Overrides :data:`FULL_PROMPTS_SOURCE`, e.g. a local copy of IMDB (a folder with train/test files)."""
+FULL_PROMPT_COUNTS = {"train": 5000, "heldout": 500}
+"""Openings taken from IMDB's ``train`` (training) and ``test`` (held-out) splits."""
+PROMPT_WORDS = (2, 8)
+"""An IMDB opening is its first 2-8 words (drawn per review, seeded), as in the original sentiment task."""
+
+
+def load_prompts(split: str = "train", folder: Path | None = None, profile=None) -> list[str]:
+    """The prompts of ``split``: ``train`` for training, ``heldout`` for every evaluation.
+
+    The quick profile (default) reads the shipped review openings from ``data/prompts`` (or ``folder``);
+    the full profile (``profile="full"`` or ``RLHF_PROFILE=full``) takes openings of IMDB reviews
+    (:func:`imdb_prompts`).
+    """
+    from .profiles import Profile, get_profile
+
     if split not in PROMPT_SPLITS:
         raise ValueError(f"Unknown prompt split {split!r}; valid: {', '.join(PROMPT_SPLITS)}.")
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    if folder is None and not profile.offline:
+        return imdb_prompts(split)
     path = (folder or PROMPTS_DIR) / f"{split}.json"
     if not path.exists():
         raise FileNotFoundError(
@@ -41,6 +61,43 @@ def load_prompts(split: str = "train", folder: Path | None = None) -> list[str]:
     prompts = json.loads(path.read_text())
     if not prompts:
         raise ValueError(f"Prompt set {path} is empty; rebuild it with `python scripts/build_corpus.py`.")
+    return prompts
+
+
+def imdb_prompts(split: str = "train", source: str | None = None, seed: int = 0) -> list[str]:
+    """Openings of IMDB reviews (full profile): the first 2-8 words of each (``PROMPT_WORDS``).
+
+    ``train`` uses IMDB's train split and ``heldout`` its test split (``FULL_PROMPT_COUNTS`` reviews
+    each, shuffled with ``seed``). ``source`` (default ``$RLHF_FULL_PROMPTS``, else ``stanfordnlp/imdb``)
+    is a ``datasets`` hub id or a local folder holding ``train``/``test`` data files with a ``text`` column.
+    """
+    import os
+    import random
+    import re
+
+    import datasets
+
+    source = source or os.environ.get(FULL_PROMPTS_ENV_VAR) or FULL_PROMPTS_SOURCE
+    hub_split = {"train": "train", "heldout": "test"}[split]
+    try:
+        reviews = datasets.load_dataset(source, split=hub_split)
+    except Exception as exc:  # the hub unreachable, or a local folder without that split
+        raise OSError(
+            f"Could not load the IMDB prompts from {source!r} (split {hub_split!r}): {exc}. The full profile needs "
+            f"the Hugging Face hub or a local copy (set {FULL_PROMPTS_ENV_VAR} to a folder with train and test "
+            "files that have a `text` column); the quick profile works offline: set RLHF_PROFILE=quick."
+        ) from exc
+    if "text" not in reviews.column_names:
+        raise ValueError(f"The IMDB source {source!r} has no `text` column (columns: {reviews.column_names}).")
+    rng = random.Random(seed)
+    order = rng.sample(range(len(reviews)), min(len(reviews), FULL_PROMPT_COUNTS[split]))
+    prompts = []
+    for i in order:
+        words = re.sub(r"<br\s*/?>", " ", reviews[i]["text"]).split()
+        if words:
+            prompts.append(" ".join(words[: rng.randint(*PROMPT_WORDS)]))
+    if not prompts:
+        raise ValueError(f"The IMDB source {source!r} gave no prompts for split {hub_split!r}: it has no text.")
     return prompts
 
 

@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .lm_task import COURSE_MODEL_NAME, FULL_MODEL_NAME, PAD
+
+FULL_MODEL_ENV_VAR = "RLHF_FULL_MODEL"
+"""Overrides the full profile's ``gpt2``: another hub id or a local folder of the same architecture."""
 from .paths import MODELS_DIR
 from .profiles import Profile, get_profile
 
@@ -21,9 +25,14 @@ class ModelTokenizerMismatchError(ValueError):
 
 
 def base_model_source(profile: Profile | str | None = None) -> str:
-    """Where the profile's base model comes from: a local folder (quick) or a hub id (full)."""
+    """Where the profile's base model comes from: a local folder (quick) or a hub id (full).
+
+    ``$RLHF_FULL_MODEL`` replaces the full profile's ``gpt2`` (e.g. a local copy of it: same code path).
+    """
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    return str(MODELS_DIR / COURSE_MODEL_NAME) if profile.offline else FULL_MODEL_NAME
+    if profile.offline:
+        return str(MODELS_DIR / COURSE_MODEL_NAME)
+    return os.environ.get(FULL_MODEL_ENV_VAR) or FULL_MODEL_NAME
 
 
 def check_model_tokenizer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, what: str = "model") -> None:
