@@ -64,6 +64,15 @@ def standard_error(values: Sequence[float] | np.ndarray) -> float:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
+def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.0) -> bool:
+    """Two independent estimates agree when they differ by at most ``k`` combined standard errors.
+
+    ``|a - b| <= k * sqrt(se_a² + se_b²)``: how a live re-run is checked against committed results.
+    With ``k = 3`` two runs of the same thing disagree by chance about 0.3% of the time.
+    """
+    return bool(abs(mean_a - mean_b) <= k * float(np.hypot(se_a, se_b)))
+
+
 def distinct_n(texts: Sequence[str], n: int) -> float:
     """Distinct word n-grams divided by all word n-grams, over all ``texts`` (1 = no repetition)."""
     grams = [tuple(words[i : i + n]) for words in (t.lower().split() for t in texts) for i in range(len(words) - n + 1)]

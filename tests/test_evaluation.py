@@ -61,3 +61,9 @@ def test_evaluator_errors(tokenizer):
     nan_reward = lambda s: torch.full((len(s.prompts),), float("nan"))  # noqa: E731
     with pytest.raises(ValueError, match="non-finite"):
         evaluation.evaluate_policy(lm, lm, tokenizer, PROMPTS, reward_fn=nan_reward, response_length=4)
+
+
+def test_agrees_within_combined_standard_errors():
+    assert evaluation.agrees(0.30, 0.04, 0.20, 0.03)          # 0.10 <= 3 * 0.05
+    assert not evaluation.agrees(0.40, 0.04, 0.20, 0.03)      # 0.20 > 3 * 0.05
+    assert evaluation.agrees(0.40, 0.04, 0.20, 0.03, k=4.0)   # 0.20 <= 4 * 0.05
