@@ -34,7 +34,7 @@ from rlhf_utils import lm_ppo, trl_rl
 from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
-from rlhf_utils.paths import REPO_ROOT
+from rlhf_utils.paths import REPO_ROOT, logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -196,7 +196,7 @@ def main() -> None:
               + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "args": {k: str(v) for k, v in vars(args).items()}, "summary": summary, "runs": runs,
+        "args": logged_args(args), "summary": summary, "runs": runs,
         "machine": {"torch_threads": torch.get_num_threads(), "python": platform.python_version(),
                     "processor": platform.processor()},
     }, indent=1) + "\n")

@@ -32,7 +32,7 @@ from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.feedback import FeedbackStore, SimulatedLabeller, preference_pairs
 from rlhf_utils.lm_task import draw_prompts, load_prompts
 from rlhf_utils.models import load_base_model
-from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.paths import RESULTS_DIR, logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
                                   samples_per_prompt=args.samples_per_prompt, seed=1234)
     points: list[dict] = [{"method": "base", **base_result.summary(), "kl_source": "evaluate_policy"}]
     output = {"script": "scripts/alternatives_frontier.py",
-              "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+              "args": logged_args(args),
               "points": points}
 
     def save(point: dict) -> None:

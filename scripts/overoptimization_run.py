@@ -20,7 +20,7 @@ import torch
 
 from rlhf_utils import evaluation, lm_ppo, lm_task, models
 from rlhf_utils.overoptimization import peak_then_drop
-from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.paths import RESULTS_DIR, logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead.from_base(base), ref, tokenizer, rm.score_samples, config,
                                   total_iterations=args.iterations)
     output = {"script": "scripts/overoptimization_run.py",
-              "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "points": []}
+              "args": logged_args(args), "points": []}
 
     def evaluate(iteration: int, seconds: float) -> None:
         r = evaluation.evaluate_policy(trainer.policy.lm, ref, tokenizer, heldout, name=f"iteration {iteration}",

@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
 
 from rlhf_utils import evaluation, gold, lm_ppo, lm_task, models
-from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.paths import RESULTS_DIR, logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--samples-per-prompt", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", default=None)
-    parser.add_argument("--out", default=str(RESULTS_DIR / "ppo_beta_sweep.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "ppo_beta_sweep.json")
     args = parser.parse_args()
 
     profile = get_profile(args.profile)
@@ -56,7 +57,7 @@ def main() -> None:
                         "history": [{k: h[k] for k in ("score_mean", "gold_mean", "kl")} for h in history]})
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w") as fh:  # rewritten after every β, so a long sweep keeps what it finished
-            json.dump({"script": "scripts/ppo_beta_sweep.py", "args": vars(args), "base": base.summary(),
+            json.dump({"script": "scripts/ppo_beta_sweep.py", "args": logged_args(args), "base": base.summary(),
                        "results": results}, fh, indent=1)
 
 

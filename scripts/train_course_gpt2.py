@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from rlhf_utils.lm_task import COURSE_MODEL_NAME
-from rlhf_utils.paths import MODELS_DIR, REPO_ROOT
+from rlhf_utils.paths import MODELS_DIR, shown_path
 from rlhf_utils.pretraining import (
     encode_documents,
     evaluate_loss,
@@ -34,14 +34,6 @@ from rlhf_utils.pretraining import (
     train_byte_level_bpe,
     unigram_entropy,
 )
-
-
-def shown_path(path: Path) -> str:
-    """A path as logged: relative to the repository when inside it (no machine-specific prefix)."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 SAMPLE_PROMPTS = ["This movie", "I watched this", "The film", "As a fan of", "The story", "My kids and I",
