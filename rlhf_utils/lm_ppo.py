@@ -106,8 +106,10 @@ def course_config(profile, **overrides) -> LMPPOConfig:
     ``quick``: the 6M-parameter course GPT-2 on a CPU; ``full``: the 124M ``gpt2`` with the
     lm-human-preferences learning rate and a larger batch.
     """
+    # The KL controller's horizon scales with the run: LHP's 10,000 samples were ~1% of a million-sample run,
+    # a quick run sees ~2,000, so 10,000 would leave β where it started (it moves by at most 20%·n/horizon per step).
     settings = dict(batch_size=profile.pick(quick=32, full=64), minibatch_size=8,
-                    learning_rate=profile.pick(quick=5e-5, full=1.41e-5))
+                    learning_rate=profile.pick(quick=5e-5, full=1.41e-5), kl_horizon=profile.pick(quick=200, full=10_000))
     settings.update(overrides)
     return LMPPOConfig(**settings)
 
