@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .paths import DATA_DIR
+from .profiles import Profile, get_profile
 
 END_OF_TEXT = "<|endoftext|>"
 """Begins and ends every document (GPT-2's own end-of-text token)."""
@@ -45,8 +46,6 @@ def load_prompts(split: str = "train", folder: Path | None = None, profile=None)
     the full profile (``profile="full"`` or ``RLHF_PROFILE=full``) takes openings of IMDB reviews
     (:func:`imdb_prompts`).
     """
-    from .profiles import Profile, get_profile
-
     if split not in PROMPT_SPLITS:
         raise ValueError(f"Unknown prompt split {split!r}; valid: {', '.join(PROMPT_SPLITS)}.")
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
