@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
             torch.manual_seed(args.seed)
             summary = evaluate(base, f"best-of-{n}", sampler=best_of_n.best_of_n_sampler(base, tokenizer, rm.score_samples, n))
             kl, kl_se = best_of_n.estimate_kl(base, tokenizer, heldout, rm.score_samples, n, args.kl_reference_samples)
-            save({"method": "best_of_n", "n": n, **summary, "kl_mean": kl, "kl_se": kl_se, "kl_bound": best_of_n.kl_bound(n),
+            save({**summary, "method": "best_of_n", "N": n, "kl_mean": kl, "kl_se": kl_se, "kl_bound": best_of_n.kl_bound(n),
                   "kl_source": "best_of_n.estimate_kl", "seconds": time.perf_counter() - t})
 
     if "rejection_sampling" in methods:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
         best_of_n.rejection_sampling_finetune(policy, tokenizer, [p for s in kept for p in s.prompts],
                                               [r for s in kept for r in s.responses], learning_rate=args.rs_lr,
                                               seed=args.seed, progress=False)
-        save({"method": "rejection_sampling", "n": args.rs_n, **evaluate(policy, f"rejection sampling (best-of-{args.rs_n})"),
+        save({"method": "rejection_sampling", "N": args.rs_n, **evaluate(policy, f"rejection sampling (best-of-{args.rs_n})"),
               "kl_source": "evaluate_policy", "seconds": time.perf_counter() - t})
 
     if "dpo" in methods:

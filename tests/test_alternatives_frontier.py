@@ -52,4 +52,5 @@ def test_frontier_script_runs_every_method_at_a_tiny_size(tmp_path, monkeypatch)
     saved = json.loads(out.read_text())
     assert saved["points"] == json.loads(json.dumps(result["points"]))
     bon = saved["points"][1]
+    assert bon["N"] == 2 and bon["n"] == 2  # best-of-N's N beside the evaluator's sample count (2 held-out prompts)
     assert bon["kl_mean"] <= bon["kl_bound"] + 3 * bon["kl_se"] and "history" not in saved["points"][-1]
