@@ -1,19 +1,28 @@
-"""Reward over-optimisation and iterated RLHF (notebook 07).
+"""Reward over-optimisation, distribution shift and iterated RLHF (notebook 07).
 
 Optimising a learned (proxy) reward model harder eventually stops helping the true (gold) objective
 and then hurts it: the proxy keeps rising while gold peaks and falls (Gao, Schulman & Hilton 2023,
 "Scaling laws for reward model overoptimization", who plot both against the KL to the reference).
 :func:`peak_then_drop` decides, with standard errors, whether a measured gold curve did that.
+:func:`pair_accuracy` measures the reward model on a policy's own samples (distribution shift), and
+:func:`updated_reward_model` makes the second round's reward model from new comparisons.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .feedback import LabelRecord
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .feedback import LabelRecord, PreferencePair
+from .gold import gold_scores
+from .lm_ppo import Samples, sample_pairs
+from .reward_model import RewardModel, RewardTrainingConfig, gold_pairwise_accuracy, train_reward_model
 
 
 @dataclass(frozen=True)
@@ -60,4 +69,35 @@ def labels_by_model(labels: Iterable[LabelRecord]) -> dict[str, list[LabelRecord
     return dict(groups)
 
 
-__all__ = ["PeakThenDrop", "labels_by_model", "peak_then_drop"]
+def pair_accuracy(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rm: RewardModel, prompts: Sequence[str],
+                  seed: int = 1234) -> tuple[float, int]:
+    """How well ``rm`` orders the text ``lm`` writes: two fresh samples per prompt, scored by the reward
+    model and by gold; returns the share of pairs ordered as gold orders them, and the number of pairs
+    (gold ties left out). On the base model's samples this is the reward model's test accuracy; on a
+    policy's samples it shows the distribution shift."""
+    torch.manual_seed(seed)
+    a, b, _ = sample_pairs(lm, tokenizer, prompts, progress=False)
+    return gold_pairwise_accuracy(rm.score_texts(prompts, a).numpy(), rm.score_texts(prompts, b).numpy(),
+                                  gold_scores(a, prompts), gold_scores(b, prompts))
+
+
+def updated_reward_model(rm: RewardModel, pairs: Sequence[PreferencePair], calibration: Samples | Sequence[Samples],
+                         config: RewardTrainingConfig | None = None, progress: bool = True) -> RewardModel:
+    """The next round's reward model: a copy of ``rm`` trained further on ``pairs`` with the
+    Bradley-Terry loss (notebook 04), then renormalised on ``calibration`` (base-model samples) so its
+    scores keep the scale PPO's β was chosen for. ``rm`` itself is left as it was.
+
+    Pass the new round's comparisons together with comparisons like the old ones (replay), so the
+    model learns where it was wrong without forgetting where it was right.
+    """
+    if not pairs:
+        raise ValueError("updated_reward_model needs comparisons: label some pairs of the new round first")
+    new = RewardModel(copy.deepcopy(rm.model), rm.tokenizer, rm.gain, rm.bias, copy.deepcopy(rm.info))
+    config = config or RewardTrainingConfig(epochs=1, learning_rate=1e-4)
+    train_reward_model(new, pairs, config=config, progress=progress)
+    new.calibrate(calibration)
+    new.info["updated_on_pairs"] = len(pairs)
+    return new
+
+
+__all__ = ["PeakThenDrop", "labels_by_model", "pair_accuracy", "peak_then_drop", "updated_reward_model"]

@@ -50,3 +50,86 @@ def test_a_second_round_appends_to_the_same_store_and_is_told_apart_by_model(tmp
     with pytest.raises(ValueError, match="course-gpt2-ppo-round1"):
         preference_pairs(reloaded.labels(), model="course-gpt2")  # a round's model must be chosen on purpose
     assert len(preference_pairs(reloaded.labels())) == 3  # both rounds together, when asked for
+
+
+@pytest.fixture
+def tiny_setup(tmp_path, monkeypatch):
+    import json
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from rlhf_utils import reward_model as rmod
+
+    from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+
+    monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tokenizer = tiny_tokenizer()
+    base = tmp_path / "base"
+    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    rm_dir = tmp_path / "rm"
+    rmod.init_reward_model(tiny_lm(tokenizer), tokenizer).save(rm_dir)
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "train.json").write_text(json.dumps(PROMPTS))
+    (prompts / "heldout.json").write_text(json.dumps(PROMPTS))
+    yield {"base": base, "rm": rm_dir, "prompts": prompts, "tokenizer": tokenizer}
+    torch.set_num_threads(threads)
+
+
+def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone(tiny_setup):
+    import torch
+
+    from rlhf_utils import lm_ppo
+    from rlhf_utils.feedback import PreferencePair
+    from rlhf_utils.overoptimization import pair_accuracy, updated_reward_model
+    from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
+
+    from .tiny import PROMPTS, tiny_lm
+
+    rm = load_reward_model(folder=tiny_setup["rm"], tokenizer=tiny_setup["tokenizer"], verbose=False)
+    before = {k: v.clone() for k, v in rm.model.state_dict().items()}
+    pairs = [PreferencePair(p, " good good fun", " bad bad dull", 1.0) for p in PROMPTS] * 4
+    lm = tiny_lm(tiny_setup["tokenizer"])
+    torch.manual_seed(0)
+    calibration = lm_ppo.sample(lm, tiny_setup["tokenizer"], PROMPTS * 4)
+    new = updated_reward_model(rm, pairs, calibration, RewardTrainingConfig(epochs=3, learning_rate=1e-2), progress=False)
+    assert all(torch.equal(before[k], v) for k, v in rm.model.state_dict().items())  # the old model is untouched
+    gap = new.score_texts(PROMPTS, [" good good fun"] * 5) - new.score_texts(PROMPTS, [" bad bad dull"] * 5)
+    assert (gap > 0).all() and new.info["updated_on_pairs"] == len(pairs)
+    assert new.score_samples(calibration).mean().item() == pytest.approx(0.0, abs=1e-4)  # renormalised
+    with pytest.raises(ValueError, match="label some pairs"):
+        updated_reward_model(rm, [], calibration)
+    accuracy, n = pair_accuracy(lm, tiny_setup["tokenizer"], new, PROMPTS * 8)
+    assert n <= 40 and (n == 0 or 0.0 <= accuracy <= 1.0)
+
+
+def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_setup, tmp_path):
+    import importlib.util
+    import json
+
+    from rlhf_utils.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("overoptimization_run", REPO_ROOT / "scripts" / "overoptimization_run.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "overoptimization.json"
+    result = script.main(["--iterations", "4", "--eval-every", "2", "--round2-from", "2", "--round2-pairs", "6",
+                          "--round2-eval-every", "1", "--spread-seeds", "1", "--quiet", "--out", str(out),
+                          "--base-model", str(tiny_setup["base"]), "--reward-model", str(tiny_setup["rm"]),
+                          "--prompts-dir", str(tiny_setup["prompts"])])
+    assert [p["iteration"] for p in result["points"]] == [0, 2, 4]
+    assert [(p["seed"], p["iteration"]) for p in result["seed_spread"]["points"]] == [(0, 2), (1, 2)]
+    round2 = result["round2"]
+    assert round2["policy_pairs"] == 6 and round2["base_pairs"] == 6
+    assert set(round2["accuracy"]) == {"round-1 reward model", "round-2 reward model"}
+    assert all(set(v) == {"base samples", "policy samples"} for v in round2["accuracy"].values())
+    for name, branch in round2["branches"].items():
+        assert [p["iteration"] for p in branch] == [2, 3, 4], name
+    assert round2["branches"]["round-1 reward model"][0] == result["points"][1]  # both branches start where round 1 was
+    assert json.loads(out.read_text())["round2"]["branches"].keys() == round2["branches"].keys()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--round2-from", "3", "--eval-every", "2"])
