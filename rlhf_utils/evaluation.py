@@ -73,6 +73,22 @@ def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.
     return bool(abs(mean_a - mean_b) <= k * float(np.hypot(se_a, se_b)))
 
 
+def comparable_with_committed(profile, reward_model) -> bool:
+    """Can a notebook's live re-run be checked against the committed results in ``data/results``?
+
+    Only when it uses the models those were made with: the quick profile's course GPT-2 and the
+    shipped reward model. With the learner's own reward model (notebook 04), or in the full profile,
+    the live numbers measure something else and are shown, not compared.
+    """
+    from pathlib import Path
+
+    from .reward_model import SHIPPED_REWARD_MODEL_DIR
+
+    folder = getattr(reward_model, "folder", None)
+    return (getattr(profile, "name", profile) == "quick" and folder is not None
+            and Path(folder).resolve() == Path(SHIPPED_REWARD_MODEL_DIR).resolve())
+
+
 def distinct_n(texts: Sequence[str], n: int) -> float:
     """Distinct word n-grams divided by all word n-grams, over all ``texts`` (1 = no repetition)."""
     grams = [tuple(words[i : i + n]) for words in (t.lower().split() for t in texts) for i in range(len(words) - n + 1)]

@@ -67,3 +67,16 @@ def test_agrees_within_combined_standard_errors():
     assert evaluation.agrees(0.30, 0.04, 0.20, 0.03)          # 0.10 <= 3 * 0.05
     assert not evaluation.agrees(0.40, 0.04, 0.20, 0.03)      # 0.20 > 3 * 0.05
     assert evaluation.agrees(0.40, 0.04, 0.20, 0.03, k=4.0)   # 0.20 <= 4 * 0.05
+
+
+def test_live_runs_are_compared_with_committed_results_only_on_the_same_models(tmp_path):
+    from types import SimpleNamespace
+
+    from rlhf_utils.profiles import get_profile
+    from rlhf_utils.reward_model import SHIPPED_REWARD_MODEL_DIR
+
+    shipped, own = SimpleNamespace(folder=SHIPPED_REWARD_MODEL_DIR), SimpleNamespace(folder=tmp_path / "mine")
+    assert evaluation.comparable_with_committed(get_profile("quick"), shipped)
+    assert not evaluation.comparable_with_committed(get_profile("quick"), own)          # the learner's reward model
+    assert not evaluation.comparable_with_committed(get_profile("full"), shipped)       # another base model
+    assert not evaluation.comparable_with_committed("quick", SimpleNamespace(folder=None))  # built in this session
