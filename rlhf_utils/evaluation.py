@@ -64,13 +64,15 @@ def standard_error(values: Sequence[float] | np.ndarray) -> float:
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
-def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.0) -> bool:
+def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.0, spread: float = 0.0) -> bool:
     """Two independent estimates agree when they differ by at most ``k`` combined standard errors.
 
-    ``|a - b| <= k * sqrt(se_a² + se_b²)``: how a live re-run is checked against committed results.
-    With ``k = 3`` two runs of the same thing disagree by chance about 0.3% of the time.
+    ``|a - b| <= k * sqrt(se_a² + se_b² + spread²)``: how a live re-run is checked against committed
+    results. With ``k = 3`` two runs of the same thing disagree by chance about 0.3% of the time.
+    ``spread`` is the seed-to-seed standard deviation of a *training run's* outcome: a re-run on another
+    machine is another draw of the run (its floating-point path differs), not only of the evaluation.
     """
-    return bool(abs(mean_a - mean_b) <= k * float(np.hypot(se_a, se_b)))
+    return bool(abs(mean_a - mean_b) <= k * float(np.sqrt(se_a**2 + se_b**2 + spread**2)))
 
 
 def comparable_with_committed(profile, reward_model) -> bool:

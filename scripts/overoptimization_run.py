@@ -3,8 +3,8 @@
 1. **Round 1, a weak leash.** PPO with a small fixed β against the shipped (proxy) reward model, far
    longer than notebook 05. Every ``--eval-every`` iterations the policy is measured by
    ``rlhf_utils.evaluation`` on the held-out prompts: proxy score, gold score and sequence KL to the
-   reference, each with its standard error, plus a few samples. Against KL, the proxy keeps rising
-   while gold peaks and falls (Gao et al. 2023).
+   reference, each with its standard error, the reward model's pairwise accuracy on the policy's own
+   samples, and a few samples. Against KL, the proxy keeps rising while gold peaks and falls (Gao et al. 2023).
 2. **Seed spread.** The first ``--round2-from`` iterations again with other seeds, evaluated at the end.
 3. **Round 2.** At iteration ``--round2-from`` (before gold's peak) the policy writes pairs for the
    training prompts; the simulated labeller labels them into a store (each record names the model that
@@ -14,7 +14,7 @@
    and with the new one, fresh optimiser each - so the two gold curves can be compared.
 
 The file is rewritten after every evaluation, so a long run keeps what it finished.
-Run: ``python scripts/overoptimization_run.py`` (about 25 minutes on 2 CPU cores).
+Run: ``python scripts/overoptimization_run.py`` (about 35 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -87,8 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
                                        seed=1234)
         shown = [{"prompt": p, "response": t, "gold": g}
                  for p, t, g in list(zip(r.prompts, r.responses, r.gold))[: args.shown_prompts]]
-        print(f"{r}  ({seconds:.0f} s)", flush=True)
-        return {"iteration": iteration, "train_seconds": round(seconds, 1), **r.summary(), "samples": shown}
+        accuracy, pairs = pair_accuracy(lm, tokenizer, reward, heldout)  # the proxy's accuracy on this policy's text
+        print(f"{r} | reward-model accuracy {accuracy:.3f}  ({seconds:.0f} s)", flush=True)
+        return {"iteration": iteration, "train_seconds": round(seconds, 1), **r.summary(),
+                "rm_accuracy": accuracy, "rm_accuracy_pairs": pairs, "samples": shown}
 
     def ppo_trainer(policy, reward, seed: int, total: int) -> lm_ppo.LMPPOTrainer:
         torch.manual_seed(seed)

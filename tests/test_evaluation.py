@@ -67,6 +67,8 @@ def test_agrees_within_combined_standard_errors():
     assert evaluation.agrees(0.30, 0.04, 0.20, 0.03)          # 0.10 <= 3 * 0.05
     assert not evaluation.agrees(0.40, 0.04, 0.20, 0.03)      # 0.20 > 3 * 0.05
     assert evaluation.agrees(0.40, 0.04, 0.20, 0.03, k=4.0)   # 0.20 <= 4 * 0.05
+    assert evaluation.agrees(0.40, 0.0, 0.20, 0.0, spread=0.07)   # 0.20 <= 3 * 0.07: another draw of a training run
+    assert not evaluation.agrees(0.40, 0.0, 0.20, 0.0, spread=0.06)
 
 
 def test_live_runs_are_compared_with_committed_results_only_on_the_same_models(tmp_path):

@@ -122,6 +122,7 @@ def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_setup, tmp_
                           "--base-model", str(tiny_setup["base"]), "--reward-model", str(tiny_setup["rm"]),
                           "--prompts-dir", str(tiny_setup["prompts"])])
     assert [p["iteration"] for p in result["points"]] == [0, 2, 4]
+    assert all("rm_accuracy" in p and p["rm_accuracy_pairs"] <= 5 for p in result["points"])
     assert [(p["seed"], p["iteration"]) for p in result["seed_spread"]["points"]] == [(0, 2), (1, 2)]
     round2 = result["round2"]
     assert round2["policy_pairs"] == 6 and round2["base_pairs"] == 6
