@@ -7,12 +7,10 @@ import json
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 
-from rlhf_utils import reward_model as rmod
 from rlhf_utils.paths import REPO_ROOT
 
-from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+from .tiny import tiny_script_inputs
 
 
 @pytest.fixture(autouse=True)
@@ -32,16 +30,8 @@ def load_script():
 
 def test_frontier_script_runs_every_method_at_a_tiny_size(tmp_path, monkeypatch):
     monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
-    tokenizer = tiny_tokenizer()
-    base = tmp_path / "base"
-    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    rm_dir = tmp_path / "rm"
-    rmod.init_reward_model(tiny_lm(tokenizer), tokenizer).save(rm_dir)
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "train.json").write_text(json.dumps(PROMPTS))
-    (prompts / "heldout.json").write_text(json.dumps(PROMPTS[:2]))
+    made = tiny_script_inputs(tmp_path)
+    base, rm_dir, prompts = made["base"], made["rm"], made["prompts"]
     sweep = tmp_path / "sweep.json"
     sweep.write_text(json.dumps({"results": [{"beta": 0.1, "gold_mean": 0.2, "kl_mean": 1.0, "history": []}]}))
     out = tmp_path / "frontier.json"

@@ -54,29 +54,14 @@ def test_a_second_round_appends_to_the_same_store_and_is_told_apart_by_model(tmp
 
 @pytest.fixture
 def tiny_setup(tmp_path, monkeypatch):
-    import json
-
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
 
-    from rlhf_utils import reward_model as rmod
-
-    from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
+    from .tiny import tiny_script_inputs
 
     monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    tokenizer = tiny_tokenizer()
-    base = tmp_path / "base"
-    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    rm_dir = tmp_path / "rm"
-    rmod.init_reward_model(tiny_lm(tokenizer), tokenizer).save(rm_dir)
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "train.json").write_text(json.dumps(PROMPTS))
-    (prompts / "heldout.json").write_text(json.dumps(PROMPTS))
-    yield {"base": base, "rm": rm_dir, "prompts": prompts, "tokenizer": tokenizer}
+    yield tiny_script_inputs(tmp_path)
     torch.set_num_threads(threads)
 
 

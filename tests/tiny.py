@@ -24,3 +24,23 @@ def tiny_lm(tokenizer, dropout: float = 0.0, seed: int = 0) -> GPT2LMHeadModel:
                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
                         pad_token_id=tokenizer.pad_token_id)
     return GPT2LMHeadModel(config).eval()
+
+
+def tiny_script_inputs(folder) -> dict:
+    """Files a course script reads, at a tiny size, under ``folder``: a base model, a reward model and
+    prompt sets (``train.json`` and ``heldout.json`` in ``prompts/``). Returns their paths and the tokenizer."""
+    import json
+
+    from rlhf_utils import reward_model
+
+    tokenizer = tiny_tokenizer()
+    base = folder / "base"
+    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    rm = folder / "rm"
+    reward_model.init_reward_model(tiny_lm(tokenizer), tokenizer).save(rm)
+    prompts = folder / "prompts"
+    prompts.mkdir()
+    (prompts / "train.json").write_text(json.dumps(PROMPTS))
+    (prompts / "heldout.json").write_text(json.dumps(PROMPTS[:2]))
+    return {"base": base, "rm": rm, "prompts": prompts, "tokenizer": tokenizer}
