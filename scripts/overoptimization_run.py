@@ -14,7 +14,7 @@
    and with the new one, fresh optimiser each - so the two gold curves can be compared.
 
 The file is rewritten after every evaluation, so a long run keeps what it finished.
-Run: ``python scripts/overoptimization_run.py`` (about 35 minutes on 2 CPU cores).
+Run: ``python scripts/overoptimization_run.py`` (about 40 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=None, help="default: the course's PPO learning rate")
     parser.add_argument("--samples-per-prompt", type=int, default=1)
     parser.add_argument("--shown-prompts", type=int, default=4, help="held-out prompts whose samples are saved")
-    parser.add_argument("--spread-seeds", default="1,2", help="other seeds for the seed spread ('' for none)")
+    parser.add_argument("--spread-seeds", default="1,2,3,4,5", help="other seeds for the seed spread ('' for none)")
     parser.add_argument("--round2-from", type=int, default=30, help="iteration whose policy writes round 2's pairs")
     parser.add_argument("--round2-pairs", type=int, default=2000, help="policy pairs (and as many base pairs) labelled")
     parser.add_argument("--round2-epochs", type=int, default=1)
