@@ -16,6 +16,7 @@ PPO needs to reach the best RLOO configuration's final gold score to the wall ti
 
 Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
 ``python benchmarks/rlhf_ppo_vs_trl.py --budget-minutes 6``; ``--smoke`` runs a tiny version.
+``--ours-configs "2,16,1e-4;1,32,1e-4"`` also times other settings of ours (PPO epochs, minibatch, lr).
 """
 
 from __future__ import annotations
@@ -75,10 +76,23 @@ class Evaluator:
                 "kl": r.kl_mean, "kl_se": r.kl_se, "reward": r.reward_mean}
 
 
-def run_ours(base, tokenizer, rm, prompts, evaluator, args) -> list[dict]:
+def parse_ours_configs(text: str) -> dict[str, dict]:
+    """``"4,8,5e-5;2,16,1e-4"`` -> PPO epochs, minibatch size and learning rate per run of ours, by run name."""
+    configs = {}
+    for item in filter(None, (x.strip() for x in text.split(";"))):
+        try:
+            epochs, minibatch, lr = item.split(",")
+            config = {"ppo_epochs": int(epochs), "minibatch_size": int(minibatch), "learning_rate": float(lr)}
+        except ValueError:
+            raise SystemExit(f"--ours-configs: '{item}' is not 'epochs,minibatch,lr' (e.g. 2,16,1e-4)") from None
+        configs[f"ours e{epochs} mb{minibatch} lr{float(lr):g}"] = config
+    return configs
+
+
+def run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides: dict | None = None) -> list[dict]:
     policy = lm_ppo.PolicyWithValueHead.from_base(base)  # a copy: base stays untouched
     config = lm_ppo.course_config(get_profile("quick"), batch_size=args.batch, adaptive_kl=False, kl_coef=args.beta,
-                                  anneal_lr=False)
+                                  anneal_lr=False, **(overrides or {}))
     trainer = lm_ppo.LMPPOTrainer(policy, evaluator.ref, tokenizer, rm.score_samples, config)
     clock, curve = TrainingClock(), []
     curve.append(evaluator.point(policy.lm, 0.0, 0))
@@ -144,6 +158,9 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=0.05)
     parser.add_argument("--trl-lrs", default="1e-5,3e-5,1e-4,3e-4")
     parser.add_argument("--methods", default="ours,rloo,grpo")
+    parser.add_argument("--ours-configs", default="",
+                        help="other settings of ours to time, 'epochs,minibatch,lr' separated by ';' "
+                             "(default: only the course's, 4 epochs, minibatch 8, lr 5e-5)")
     parser.add_argument("--eval-prompts", type=int, default=64)
     parser.add_argument("--samples-per-prompt", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -174,6 +191,9 @@ def main() -> None:
     if "ours" in methods:
         print("ours (LM-PPO)")
         runs["ours"] = run_ours(base, tokenizer, rm, prompts, evaluator, args)
+        for name, overrides in parse_ours_configs(args.ours_configs).items():
+            print(name)
+            runs[name] = run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides)
     for kind in ("rloo", "grpo"):
         if kind in methods:
             for lr in (float(x) for x in args.trl_lrs.split(",")):
@@ -188,12 +208,14 @@ def main() -> None:
     if "ours" in runs and rloo:
         best = max(rloo, key=lambda k: rloo[k][-1]["gold"])
         target, their_time = rloo[best][-1]["gold"], rloo[best][-1]["seconds"]
-        ours = time_to_reach(runs["ours"], target)
-        ratio = None if ours is None else ours / their_time
-        summary = {"best_rloo": best, "target_gold": target, "rloo_seconds": their_time, "ours_seconds": ours,
-                   "ratio": ratio}
-        print(f"\nbest RLOO: {best}, final gold {target:+.3f} after {their_time:.0f} s; ours reached it "
-              + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
+        summary = {"best_rloo": best, "target_gold": target, "rloo_seconds": their_time}
+        print(f"\nbest RLOO: {best}, final gold {target:+.3f} after {their_time:.0f} s")
+        for name in (k for k in runs if k.startswith("ours")):
+            ours = time_to_reach(runs[name], target)
+            ratio = None if ours is None else ours / their_time
+            key = "" if name == "ours" else f" ({name})"
+            summary[f"ours_seconds{key}"], summary[f"ratio{key}"] = ours, ratio
+            print(f"  {name} reached it " + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "args": logged_args(args), "summary": summary, "runs": runs,
