@@ -125,11 +125,11 @@ def main(argv: list[str] | None = None) -> dict:
     spread = output["seed_spread"] = {"iteration": args.round2_from,
                                       "points": [{"seed": args.seed, **next(p for p in points if p["iteration"] == args.round2_from)}]}
     for seed in [int(s) for s in args.spread_seeds.split(",") if s.strip()]:
-        t = ppo_trainer(lm_ppo.PolicyWithValueHead.from_base(base), rm, seed, args.iterations)
+        seed_trainer = ppo_trainer(lm_ppo.PolicyWithValueHead.from_base(base), rm, seed, args.iterations)
         seed_points: list = []
-        run(t, rm, args.round2_from, 0, args.round2_from, f"seed {seed}", seed_points)
+        run(seed_trainer, rm, args.round2_from, 0, args.round2_from, f"seed {seed}", seed_points)
         spread["points"].append({"seed": seed, **seed_points[-1]})
-        del t
+        del seed_trainer
 
     # 3. round 2: the policy's own samples, labelled, update the reward model; PPO continues both ways
     base_name = Path(source).name
@@ -149,12 +149,12 @@ def main(argv: list[str] | None = None) -> dict:
     pairs = preference_pairs(new_labels + replay_labels)
     torch.manual_seed(args.seed + 4)
     calibration = lm_ppo.sample(base, tokenizer, lm_task.draw_prompts(train_prompts, 512, seed=args.seed + 4))
-    t = time.perf_counter()
+    rm_started = time.perf_counter()
     rm2 = updated_reward_model(rm, pairs, calibration, RewardTrainingConfig(
         epochs=args.round2_epochs, learning_rate=args.round2_lr, seed=args.seed), progress=progress)
     round2 = output["round2"] = {"from_iteration": args.round2_from, "policy_model": policy_name,
                                  "policy_pairs": len(new_labels), "base_pairs": len(replay_labels),
-                                 "comparisons": len(pairs), "reward_model_seconds": round(time.perf_counter() - t, 1)}
+                                 "comparisons": len(pairs), "reward_model_seconds": round(time.perf_counter() - rm_started, 1)}
     round2["accuracy"] = {
         name: {"base samples": dict(zip(("accuracy", "pairs"), pair_accuracy(base, tokenizer, r, heldout))),
                "policy samples": dict(zip(("accuracy", "pairs"), pair_accuracy(round2_start.lm, tokenizer, r, heldout)))}
@@ -165,12 +165,12 @@ def main(argv: list[str] | None = None) -> dict:
     start_point = next(p for p in points if p["iteration"] == args.round2_from)
     round2["branches"] = {}
     for name, reward in (("round-1 reward model", rm), ("round-2 reward model", rm2)):
-        t = ppo_trainer(copy.deepcopy(round2_start), reward, args.seed + 5, continued)
+        branch_trainer = ppo_trainer(copy.deepcopy(round2_start), reward, args.seed + 5, continued)
         branch = round2["branches"][name] = [start_point] if reward is rm else \
             [evaluate(round2_start.lm, reward, args.round2_from, start_point["train_seconds"], name)]
-        run(t, reward, continued, args.round2_from, args.round2_eval_every, name, branch)
+        run(branch_trainer, reward, continued, args.round2_from, args.round2_eval_every, name, branch)
         round2[f"{name} gold"] = {**peak_then_drop([p["gold_mean"] for p in branch], [p["gold_se"] for p in branch]).__dict__}
-        del t
+        del branch_trainer
     output["seconds"] = round(time.perf_counter() - started, 1)
     save()
     print(f"done in {output['seconds']:.0f} s")
