@@ -1,0 +1,68 @@
+"""How much one DPO run varies from seed to seed: ``data/results/dpo_seed_spread.json`` (notebook 06).
+
+Notebook 06 re-runs one DPO point of the frontier live and checks that it agrees with the committed
+one. On another machine the same seed samples other preference pairs (floating-point paths differ),
+so the live run is another draw of the whole procedure: sample pairs from the base model, label them
+with the simulated labeller, train DPO, evaluate. This script repeats that procedure with other seeds
+at the frontier's settings (β = 0.1) and records each run's gold score and KL, whose spread the
+notebook allows for.
+
+Run: ``python scripts/dpo_seed_spread.py`` (about 2 minutes per seed on 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from rlhf_utils import dpo, evaluation, feedback, lm_ppo, lm_task, models
+from rlhf_utils.paths import RESULTS_DIR, logged_args
+from rlhf_utils.profiles import get_profile
+from rlhf_utils.reward_model import load_reward_model
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="1,2")
+    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--frontier", type=Path, default=RESULTS_DIR / "alternatives_frontier.json",
+                        help="the committed frontier whose DPO settings are reused")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "dpo_seed_spread.json")
+    args = parser.parse_args(argv)
+    settings = json.loads(args.frontier.read_text())["args"]
+    profile = get_profile("quick")
+    base, tokenizer = models.load_base_model(profile)
+    model_name = Path(models.base_model_source(profile)).name
+    rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, verbose=False)
+    reference = lm_ppo.frozen_copy(base)
+    heldout = lm_task.load_prompts("heldout")
+    points = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        torch.manual_seed(seed)
+        prompts = lm_task.draw_prompts(lm_task.load_prompts("train"), settings["dpo_pairs"], seed=seed + 1)
+        a, b, _ = lm_ppo.sample_pairs(base, tokenizer, prompts, progress=False)
+        with tempfile.TemporaryDirectory(prefix="dpo_labels_") as tmp:
+            labels = feedback.SimulatedLabeller(seed=seed).label_pairs(
+                feedback.FeedbackStore(Path(tmp) / "labels.jsonl"), zip(prompts, a, b), model=model_name)
+        pairs = feedback.preference_pairs(labels, model=model_name)
+        policy = copy.deepcopy(base)
+        dpo.train_dpo(policy, reference, tokenizer, pairs, dpo.DPOTrainingConfig(
+            beta=args.beta, epochs=settings["dpo_epochs"], learning_rate=settings["dpo_lr"], seed=seed))
+        r = evaluation.evaluate_policy(policy, reference, tokenizer, heldout, name=f"DPO β={args.beta}, seed {seed}",
+                                       reward_fn=rm.score_samples, samples_per_prompt=settings["samples_per_prompt"],
+                                       seed=1234)
+        print(r, flush=True)
+        points.append({"seed": seed, "comparisons": len(pairs), **r.summary()})
+    output = {"script": "scripts/dpo_seed_spread.py", "args": logged_args(args), "points": points}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(output, indent=1) + "\n")
+    return output
+
+
+if __name__ == "__main__":
+    main()
