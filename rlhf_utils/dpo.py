@@ -173,5 +173,28 @@ def train_dpo_with_trl(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer:
     return list(trainer.state.log_history)
 
 
-__all__ = ["DPOTrainingConfig", "dpo_loss", "dpo_trainer_dataset", "sequence_logprobs", "train_dpo",
+def simulated_comparisons(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt_pool: Sequence[str], n: int,
+                          seed: int = 0) -> list[PreferencePair]:
+    """DPO's training data as the course's scripts make it: ``n`` prompts drawn from ``prompt_pool``, two
+    samples of ``lm`` each, labelled by the simulated labeller through a (temporary) feedback store, ties
+    left out. The same ``seed`` gives the same pairs (the draw uses ``seed + 1``, the labeller ``seed``)."""
+    import tempfile
+    from pathlib import Path
+
+    from .feedback import FeedbackStore, SimulatedLabeller, preference_pairs
+    from .lm_ppo import sample_pairs
+    from .lm_task import draw_prompts
+
+    torch.manual_seed(seed)
+    prompts = draw_prompts(list(prompt_pool), n, seed=seed + 1)
+    responses_a, responses_b, _ = sample_pairs(lm, tokenizer, prompts, progress=False)
+    model_name = Path(lm.name_or_path).name
+    with tempfile.TemporaryDirectory(prefix="dpo_labels_") as tmp:
+        labels = SimulatedLabeller(seed=seed).label_pairs(
+            FeedbackStore(Path(tmp) / "labels.jsonl"), zip(prompts, responses_a, responses_b, strict=True),
+            model=model_name)
+    return preference_pairs(labels, model=model_name)
+
+
+__all__ = ["DPOTrainingConfig", "dpo_loss", "dpo_trainer_dataset", "sequence_logprobs", "simulated_comparisons", "train_dpo",
            "train_dpo_with_trl"]

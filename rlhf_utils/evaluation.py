@@ -75,6 +75,19 @@ def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.
     return bool(abs(mean_a - mean_b) <= k * float(np.sqrt(se_a**2 + se_b**2 + spread**2)))
 
 
+def agrees_with_runs(mean: float, se: float, run_means: Sequence[float], k: float = 3.0) -> bool:
+    """Does a new training run (``mean`` ± ``se``) agree with committed runs of the same configuration?
+
+    The new run is one more draw: it is compared with the runs' average, allowing for their seed-to-seed
+    spread σ (a new draw varies by σ around the true mean, the average of n draws by σ/√n); see :func:`agrees`.
+    """
+    values = np.asarray(run_means, dtype=float)
+    if len(values) < 2:
+        raise ValueError("agrees_with_runs needs at least two committed runs to estimate their spread")
+    spread = float(values.std(ddof=1))
+    return agrees(mean, se, float(values.mean()), spread / np.sqrt(len(values)), k=k, spread=spread)
+
+
 def comparable_with_committed(profile, reward_model) -> bool:
     """Can a notebook's live re-run be checked against the committed results in ``data/results``?
 

@@ -29,7 +29,6 @@ import torch
 
 from rlhf_utils import best_of_n, dpo, lm_ppo, trl_rl
 from rlhf_utils.evaluation import evaluate_policy
-from rlhf_utils.feedback import FeedbackStore, SimulatedLabeller, preference_pairs
 from rlhf_utils.lm_task import draw_prompts, load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import RESULTS_DIR, logged_args
@@ -122,15 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
               "kl_source": "evaluate_policy", "seconds": time.perf_counter() - t})
 
     if "dpo" in methods:
-        torch.manual_seed(args.seed)
-        prompts = draw_prompts(train_prompts, args.dpo_pairs, seed=args.seed + 1)
-        responses_a, responses_b, _ = lm_ppo.sample_pairs(base, tokenizer, prompts, progress=False)
-        model_name = Path(base.name_or_path).name
-        with tempfile.TemporaryDirectory(prefix="dpo_labels_") as tmp:
-            labels = SimulatedLabeller(seed=args.seed).label_pairs(
-                FeedbackStore(Path(tmp) / "labels.jsonl"), zip(prompts, responses_a, responses_b, strict=True),
-                model=model_name)
-        pairs = preference_pairs(labels, model=model_name)
+        pairs = dpo.simulated_comparisons(base, tokenizer, train_prompts, args.dpo_pairs, seed=args.seed)
         for beta in args.dpo_betas:
             t = time.perf_counter()
             policy = copy.deepcopy(base)

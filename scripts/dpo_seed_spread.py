@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import tempfile
 from pathlib import Path
 
-import torch
 
-from rlhf_utils import dpo, evaluation, feedback, lm_ppo, lm_task, models
+from rlhf_utils import dpo, evaluation, lm_ppo, lm_task, models
 from rlhf_utils.paths import RESULTS_DIR, logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
@@ -37,19 +35,12 @@ def main(argv: list[str] | None = None) -> dict:
     settings = json.loads(args.frontier.read_text())["args"]
     profile = get_profile("quick")
     base, tokenizer = models.load_base_model(profile)
-    model_name = Path(models.base_model_source(profile)).name
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, verbose=False)
     reference = lm_ppo.frozen_copy(base)
     heldout = lm_task.load_prompts("heldout")
     points = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        torch.manual_seed(seed)
-        prompts = lm_task.draw_prompts(lm_task.load_prompts("train"), settings["dpo_pairs"], seed=seed + 1)
-        a, b, _ = lm_ppo.sample_pairs(base, tokenizer, prompts, progress=False)
-        with tempfile.TemporaryDirectory(prefix="dpo_labels_") as tmp:
-            labels = feedback.SimulatedLabeller(seed=seed).label_pairs(
-                feedback.FeedbackStore(Path(tmp) / "labels.jsonl"), zip(prompts, a, b), model=model_name)
-        pairs = feedback.preference_pairs(labels, model=model_name)
+        pairs = dpo.simulated_comparisons(base, tokenizer, lm_task.load_prompts("train"), settings["dpo_pairs"], seed=seed)
         policy = copy.deepcopy(base)
         dpo.train_dpo(policy, reference, tokenizer, pairs, dpo.DPOTrainingConfig(
             beta=args.beta, epochs=settings["dpo_epochs"], learning_rate=settings["dpo_lr"], seed=seed))

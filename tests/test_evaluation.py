@@ -82,3 +82,11 @@ def test_live_runs_are_compared_with_committed_results_only_on_the_same_models(t
     assert not evaluation.comparable_with_committed(get_profile("quick"), own)          # the learner's reward model
     assert not evaluation.comparable_with_committed(get_profile("full"), shipped)       # another base model
     assert not evaluation.comparable_with_committed("quick", SimpleNamespace(folder=None))  # built in this session
+
+
+def test_a_new_run_is_judged_against_the_spread_of_committed_runs():
+    runs = [0.60, 0.65, 0.70]  # mean 0.65, spread 0.05
+    assert evaluation.agrees_with_runs(0.78, 0.01, runs)       # 0.13 <= 3 * sqrt(0.01² + 0.05²/3 + 0.05²)
+    assert not evaluation.agrees_with_runs(0.85, 0.01, runs)   # 0.20 > 0.176
+    with pytest.raises(ValueError, match="two committed runs"):
+        evaluation.agrees_with_runs(0.5, 0.01, [0.5])
