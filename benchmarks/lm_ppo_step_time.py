@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from rlhf_utils import lm_ppo
+from rlhf_utils import generation, lm_ppo
 from rlhf_utils.gold import gold_scores
 from rlhf_utils.lm_task import RESPONSE_LENGTH, load_prompts
 from rlhf_utils.models import base_model_source, load_base_model
@@ -38,7 +38,7 @@ def main() -> None:
     source = args.model or Path(base_model_source(profile))
     lm, tokenizer = load_base_model(profile, source=source)
     policy = lm_ppo.PolicyWithValueHead.from_base(lm)
-    ref = lm_ppo.frozen_copy(lm)
+    ref = generation.frozen_copy(lm)
     config = lm_ppo.course_config(profile, batch_size=args.batch)
     trainer = lm_ppo.LMPPOTrainer(policy, ref, tokenizer, lambda s: torch.as_tensor(gold_scores(s.responses, s.prompts)),
                                   config, total_iterations=args.iterations + 1)

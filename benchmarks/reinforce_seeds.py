@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from rlhf_utils.plotting import rolling_mean
-from rlhf_utils.policy_gradient import VARIANTS, evaluate_policy, train_reinforce
+from rlhf_utils.policy_gradient import VARIANTS, evaluation_returns, train_reinforce
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
             smooth = rolling_mean(result.episode_returns, args.window)[args.window - 1 :]
             reached = np.flatnonzero(smooth >= 475)
             first = result.episode_end_steps[reached[0] + args.window - 1] if reached.size else None
-            greedy = evaluate_policy(result.policy, n_episodes=10)
+            greedy = evaluation_returns(result.policy, n_episodes=10)
             greedy_means.append(np.mean(greedy))
             print(
                 f"| {variant} | {seed} | {smooth.max():.1f} | {np.mean(result.episode_returns[-20:]):.1f} | "

@@ -31,11 +31,12 @@ from pathlib import Path
 import torch
 import transformers
 
-from rlhf_utils import lm_ppo, trl_rl
+from rlhf_utils import generation, lm_ppo, trl_trainers
 from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
-from rlhf_utils.paths import REPO_ROOT, logged_args
+from rlhf_utils.paths import REPO_ROOT
+from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -132,9 +133,9 @@ def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, eva
 
     model = AutoModelForCausalLM.from_pretrained(base_folder, local_files_only=True, use_safetensors=True)
     with tempfile.TemporaryDirectory(prefix=f"{kind}_") as tmp:
-        config = trl_rl.config(kind, tmp, tokenizer, learning_rate=lr, beta=args.beta, batch_size=args.batch,
+        config = trl_trainers.rl_config(kind, tmp, tokenizer, learning_rate=lr, beta=args.beta, batch_size=args.batch,
                                num_generations=args.num_generations, max_steps=1_000_000, seed=args.seed)
-        trainer = trl_rl.trainer(kind, model, tokenizer, rm, prompts, config, callbacks=[EvalAndStop()])
+        trainer = trl_trainers.rl_trainer(kind, model, tokenizer, rm, prompts, config, callbacks=[EvalAndStop()])
         curve.append(evaluator.point(model, 0.0, 0))
         print(f"{kind} lr={lr:g}: {args.batch // args.num_generations} prompts x {args.num_generations} "
               "completions per step")
@@ -181,7 +182,7 @@ def main() -> None:
     base, tokenizer = load_base_model(profile, source=args.base_model)
     base_folder = Path(args.base_model or base.name_or_path)
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model)
-    ref = lm_ppo.frozen_copy(base)
+    ref = generation.frozen_copy(base)
     prompts = load_prompts("train")
     evaluator = Evaluator(ref, tokenizer, load_prompts("heldout")[: args.eval_prompts], rm.score_samples,
                           args.eval_every, args.samples_per_prompt)

@@ -21,7 +21,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .evaluation import standard_error
-from .lm_ppo import RewardFn, Samples, sample
+from .generation import RewardFn, Samples, sample
 from .lm_task import RESPONSE_LENGTH, TEMPERATURE
 
 
@@ -118,45 +118,4 @@ def estimate_kl(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts
     return float(np.mean(estimates)), standard_error(estimates)
 
 
-def rejection_sampling_dataset(prompts: Sequence[str], responses: Sequence[str]):
-    """TRL's prompt-completion format from best-of-N samples: ``<|endoftext|> prompt`` and the kept response."""
-    from datasets import Dataset
-
-    from .lm_task import END_OF_TEXT
-
-    if len(prompts) != len(responses) or not prompts:
-        raise ValueError("rejection sampling needs one kept response per prompt, and at least one prompt")
-    return Dataset.from_dict({"prompt": [END_OF_TEXT + p for p in prompts], "completion": list(responses)})
-
-
-def rejection_sampling_finetune(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
-                                responses: Sequence[str], *,
-                                learning_rate: float = 5e-5, epochs: int = 2, batch_size: int = 16, seed: int = 0,
-                                progress: bool = True) -> list[dict]:
-    """Supervised fine-tuning of ``lm`` (in place) on best-of-N responses with TRL's ``SFTTrainer``.
-
-    The loss covers the completion only. TRL appends an end-of-text token to each completion; the
-    course's sampling never emits one (it is suppressed), so that token only moves probability mass
-    sampling ignores. Returns TRL's log history.
-    """
-    import tempfile
-
-    from trl import SFTConfig, SFTTrainer
-
-    with tempfile.TemporaryDirectory(prefix="rejection_sft_") as tmp:
-        args = SFTConfig(
-            output_dir=tmp, learning_rate=learning_rate, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-            lr_scheduler_type="linear", warmup_steps=0, completion_only_loss=True,
-            max_length=getattr(lm.config, "n_positions", None), seed=seed, use_cpu=next(lm.parameters()).device.type == "cpu",
-            bf16=False, fp16=False, activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=10,
-            disable_tqdm=not progress, dataloader_num_workers=0,
-        )
-        trainer = SFTTrainer(model=lm, args=args, train_dataset=rejection_sampling_dataset(prompts, responses),
-                             processing_class=tokenizer)
-        trainer.train()
-    lm.eval()
-    return list(trainer.state.log_history)
-
-
-__all__ = ["best_of_n", "best_of_n_sampler", "estimate_kl", "exact_kl", "kl_bound", "log_ratio_estimate",
-           "rejection_sampling_dataset", "rejection_sampling_finetune"]
+__all__ = ["best_of_n", "best_of_n_sampler", "estimate_kl", "exact_kl", "kl_bound", "log_ratio_estimate"]

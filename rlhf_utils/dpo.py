@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .feedback import PreferencePair
-from .lm_ppo import forbidden_token_ids, position_ids, response_logits
+from .generation import forbidden_token_ids, position_ids, response_logits
 from .lm_task import TEMPERATURE, encode_prompts
 from .reward_model import pad_right
 
@@ -128,51 +128,6 @@ def train_dpo(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer: PreTrain
     return history
 
 
-def dpo_trainer_dataset(pairs: Sequence[PreferencePair]):
-    """TRL's ``prompt/chosen/rejected`` dataset from preference pairs (ties left out), prompts as
-    ``<|endoftext|> prompt`` so TRL scores the responses in the same context as sampling."""
-    from datasets import Dataset
-
-    from .lm_task import END_OF_TEXT
-
-    kept = [p for p in pairs if p.target == 1.0]
-    if not kept:
-        raise ValueError("No preference pairs with a clear choice: DPO cannot learn from ties.")
-    return Dataset.from_dict({"prompt": [END_OF_TEXT + p.prompt for p in kept], "chosen": [p.chosen for p in kept],
-                              "rejected": [p.rejected for p in kept]})
-
-
-def train_dpo_with_trl(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                       pairs: Sequence[PreferencePair], config: DPOTrainingConfig | None = None,
-                       progress: bool = True) -> list[dict]:
-    """Train ``policy`` in place with TRL's ``DPOTrainer`` on the same pairs and hyperparameters as :func:`train_dpo`.
-
-    Differences that remain by TRL's design: it appends an end-of-text token to each response (so
-    its sequence log-probs have one more term, a token the course's sampling never emits) and scores
-    at temperature 1 without the forbidden-token mask. Returns TRL's log history.
-    """
-    import tempfile
-
-    from trl import DPOConfig, DPOTrainer
-
-    cfg = config or DPOTrainingConfig()
-    with tempfile.TemporaryDirectory(prefix="dpo_trainer_") as tmp:
-        args = DPOConfig(
-            output_dir=tmp, beta=cfg.beta, learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
-            per_device_train_batch_size=cfg.batch_size, lr_scheduler_type="constant_with_warmup",
-            warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm or 0.0, weight_decay=0.0, seed=cfg.seed,
-            disable_dropout=True, max_length=getattr(policy.config, "n_positions", None),
-            use_cpu=next(policy.parameters()).device.type == "cpu", bf16=False, fp16=False,
-            activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=10,
-            disable_tqdm=not progress, dataloader_num_workers=0,
-        )
-        trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dpo_trainer_dataset(pairs),
-                             processing_class=tokenizer)
-        trainer.train()
-    policy.eval()
-    return list(trainer.state.log_history)
-
-
 def simulated_comparisons(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt_pool: Sequence[str], n: int,
                           seed: int = 0) -> list[PreferencePair]:
     """DPO's training data as the course's scripts make it: ``n`` prompts drawn from ``prompt_pool``, two
@@ -181,8 +136,9 @@ def simulated_comparisons(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
     import tempfile
     from pathlib import Path
 
-    from .feedback import FeedbackStore, SimulatedLabeller, preference_pairs
-    from .lm_ppo import sample_pairs
+    from .feedback import SimulatedLabeller, preference_pairs
+    from .feedback_store import FeedbackStore
+    from .generation import sample_pairs
     from .lm_task import draw_prompts
 
     torch.manual_seed(seed)
@@ -196,5 +152,4 @@ def simulated_comparisons(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
     return preference_pairs(labels, model=model_name)
 
 
-__all__ = ["DPOTrainingConfig", "dpo_loss", "dpo_trainer_dataset", "sequence_logprobs", "simulated_comparisons", "train_dpo",
-           "train_dpo_with_trl"]
+__all__ = ["DPOTrainingConfig", "dpo_loss", "sequence_logprobs", "simulated_comparisons", "train_dpo"]

@@ -23,7 +23,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .gold import gold_scores
-from .lm_ppo import RewardFn, Samples, forbidden_token_ids, response_logprobs, sample
+from .generation import RewardFn, Samples, forbidden_token_ids, response_logprobs, sample
 from .lm_task import RESPONSE_LENGTH, TEMPERATURE
 from .models import check_model_tokenizer
 
@@ -62,46 +62,6 @@ def standard_error(values: Sequence[float] | np.ndarray) -> float:
     """Standard error of the mean: sample std / sqrt(n)."""
     values = np.asarray(values, dtype=float)
     return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
-
-
-def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.0, spread: float = 0.0) -> bool:
-    """Two independent estimates agree when they differ by at most ``k`` combined standard errors.
-
-    ``|a - b| <= k * sqrt(se_a² + se_b² + spread²)``: how a live re-run is checked against committed
-    results. With ``k = 3`` two runs of the same thing disagree by chance about 0.3% of the time.
-    ``spread`` is the seed-to-seed standard deviation of a *training run's* outcome: a re-run on another
-    machine is another draw of the run (its floating-point path differs), not only of the evaluation.
-    """
-    return bool(abs(mean_a - mean_b) <= k * float(np.sqrt(se_a**2 + se_b**2 + spread**2)))
-
-
-def agrees_with_runs(mean: float, se: float, run_means: Sequence[float], k: float = 3.0) -> bool:
-    """Does a new training run (``mean`` ± ``se``) agree with committed runs of the same configuration?
-
-    The new run is one more draw: it is compared with the runs' average, allowing for their seed-to-seed
-    spread σ (a new draw varies by σ around the true mean, the average of n draws by σ/√n); see :func:`agrees`.
-    """
-    values = np.asarray(run_means, dtype=float)
-    if len(values) < 2:
-        raise ValueError("agrees_with_runs needs at least two committed runs to estimate their spread")
-    spread = float(values.std(ddof=1))
-    return agrees(mean, se, float(values.mean()), spread / np.sqrt(len(values)), k=k, spread=spread)
-
-
-def comparable_with_committed(profile, reward_model) -> bool:
-    """Can a notebook's live re-run be checked against the committed results in ``data/results``?
-
-    Only when it uses the models those were made with: the quick profile's course GPT-2 and the
-    shipped reward model. With the learner's own reward model (notebook 04), or in the full profile,
-    the live numbers measure something else and are shown, not compared.
-    """
-    from pathlib import Path
-
-    from .reward_model import SHIPPED_REWARD_MODEL_DIR
-
-    folder = getattr(reward_model, "folder", None)
-    return (getattr(profile, "name", profile) == "quick" and folder is not None
-            and Path(folder).resolve() == Path(SHIPPED_REWARD_MODEL_DIR).resolve())
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:

@@ -20,7 +20,8 @@ import time
 
 import ipywidgets as widgets
 
-from .feedback import Choice, LabellingSession
+from .feedback import LabellingSession
+from .feedback_store import Choice
 
 DEFAULT_INSTRUCTIONS = (
     "<b>Which continuation makes the better movie review?</b> Prefer the more <b>positive, "

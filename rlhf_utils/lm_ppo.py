@@ -28,10 +28,11 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from . import ppo
-from .lm_task import RESPONSE_LENGTH, TEMPERATURE, encode_prompts
-
-FORBIDDEN_LOGIT = -1e9
-"""Logit given to tokens a response may not contain (end-of-text, pad). Finite, so 0·log 0 stays 0."""
+from .generation import (
+    RewardFn, Samples, forbidden_token_ids, position_ids, response_logits, response_logprobs, sample, token_logprobs,
+)
+from .lm_task import RESPONSE_LENGTH, TEMPERATURE
+from .models import check_model_tokenizer
 
 
 @dataclass
@@ -145,139 +146,6 @@ class PolicyWithValueHead(nn.Module):
         return out.logits, self.value_head(out.hidden_states[-1]).squeeze(-1)
 
 
-def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Positions counted from each row's first real token, so left padding does not shift them."""
-    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-
-
-def frozen_copy(model: nn.Module) -> nn.Module:
-    """The reference policy π_ref: a frozen copy of the model before RLHF."""
-    ref = copy.deepcopy(model).eval()
-    for p in ref.parameters():
-        p.requires_grad_(False)
-    return ref
-
-
-def forbidden_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Tokens a fixed-length response may not contain: end-of-text and pad (the reward model reads
-    the last non-pad token, and nothing after an end-of-text would be part of the review)."""
-    return sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
-
-
-# --------------------------------------------------------------------------- rollouts
-@dataclass
-class Samples:
-    """Prompts and the responses sampled for them (what a reward function sees)."""
-
-    prompts: list[str]
-    responses: list[str]
-    query_ids: torch.Tensor
-    """``(B, Q)`` left-padded ``<|endoftext|> prompt`` ids."""
-    query_mask: torch.Tensor
-    response_ids: torch.Tensor
-    """``(B, L)`` sampled token ids."""
-    sampled_logprobs: torch.Tensor | None = None
-    """``(B, L)`` log-probs under the distribution `generate` sampled from (for the sanity check)."""
-
-    @property
-    def input_ids(self) -> torch.Tensor:
-        return torch.cat([self.query_ids, self.response_ids], dim=1)
-
-    @property
-    def attention_mask(self) -> torch.Tensor:
-        return torch.cat([self.query_mask, torch.ones_like(self.response_ids)], dim=1)
-
-
-RewardFn = Callable[[Samples], torch.Tensor]
-"""Maps samples to one score per response, shape ``(B,)``."""
-
-
-@torch.no_grad()
-def sample(
-    lm: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    response_length: int = RESPONSE_LENGTH,
-    temperature: float = TEMPERATURE,
-    keep_sampled_logprobs: bool = False,
-) -> Samples:
-    """Sample one fixed-length response per prompt with pure temperature sampling (no top-k/top-p),
-    end-of-text and pad suppressed, from left-padded prompts (position ids come from the mask)."""
-    was_training = lm.training
-    lm.eval()
-    device = next(lm.parameters()).device
-    query_ids, query_mask = encode_prompts(tokenizer, list(prompts), device)
-    out = lm.generate(
-        input_ids=query_ids, attention_mask=query_mask, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-        max_new_tokens=response_length, min_new_tokens=response_length, suppress_tokens=forbidden_token_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        output_scores=keep_sampled_logprobs, return_dict_in_generate=True,
-    )
-    lm.train(was_training)
-    response_ids = out.sequences[:, query_ids.shape[1]:]
-    sampled = None
-    if keep_sampled_logprobs:
-        scores = torch.stack(out.scores, dim=1).float()  # (B, L, V): logits after temperature and suppression
-        sampled = torch.log_softmax(scores, -1).gather(-1, response_ids.unsqueeze(-1)).squeeze(-1)
-    responses = tokenizer.batch_decode(response_ids, skip_special_tokens=True)
-    return Samples(list(prompts), responses, query_ids, query_mask, response_ids, sampled)
-
-
-def sample_pairs(
-    lm: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    batch_size: int = 64,
-    progress: bool = True,
-    desc: str = "sampling pairs",
-) -> tuple[list[str], list[str], list[Samples]]:
-    """Two independent responses per prompt, for comparison by a labeller (notebook 04).
-
-    Returns ``(responses_a, responses_b, samples)``, where ``samples`` holds every batch sampled
-    (the A batches, then the B batches) for anything that needs the token ids.
-    """
-    from tqdm.auto import tqdm
-
-    first, second = [], []
-    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, disable=not progress):
-        chunk = list(prompts[start : start + batch_size])
-        first.append(sample(lm, tokenizer, chunk))
-        second.append(sample(lm, tokenizer, chunk))
-    responses_a = [r for s in first for r in s.responses]
-    responses_b = [r for s in second for r in s.responses]
-    return responses_a, responses_b, first + second
-
-
-def response_logits(
-    logits: torch.Tensor, query_length: int, response_length: int, temperature: float, forbidden: Sequence[int]
-) -> torch.Tensor:
-    """The logits that predicted the response tokens, divided by the sampling temperature, with the
-    forbidden tokens masked exactly as during sampling: ``(B, L, V)``.
-
-    The logits at position t predict token t+1, so response token i is predicted at Q - 1 + i.
-    """
-    sliced = logits[:, query_length - 1 : query_length - 1 + response_length].float() / temperature
-    if forbidden:
-        sliced = sliced.clone()
-        sliced[..., list(forbidden)] = FORBIDDEN_LOGIT
-    return sliced
-
-
-def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log π(a_t|s_t) of the chosen tokens: ``(B, L, V)`` logits and ``(B, L)`` tokens -> ``(B, L)``."""
-    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-
-
-def response_logprobs(
-    lm: PreTrainedModel, samples: Samples, temperature: float, forbidden: Sequence[int]
-) -> torch.Tensor:
-    """log π(a_t|s_t) of each response token under a plain causal LM (the reference model, or any
-    policy being evaluated), scored exactly as it was sampled: ``(B, L)``."""
-    logits = lm(input_ids=samples.input_ids, attention_mask=samples.attention_mask,
-                position_ids=position_ids(samples.attention_mask)).logits
-    cut = response_logits(logits, samples.query_ids.shape[1], samples.response_ids.shape[1], temperature, forbidden)
-    return token_logprobs(cut, samples.response_ids)
-
 
 def kl_estimators(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-sequence estimates of KL(π ‖ π_ref) from tokens sampled from π (sum over the response).
@@ -323,7 +191,7 @@ class NonFiniteRewardError(RuntimeError):
 
 
 @dataclass
-class Rollout:
+class LMRollout:
     """One iteration's data: samples plus everything PPO needs about them, all ``(B, L)`` or ``(B,)``."""
 
     samples: Samples
@@ -367,8 +235,6 @@ class LMPPOTrainer:
         total_iterations: int | None = None,
         gold_fn: Callable[[Sequence[str]], np.ndarray] | None = None,
     ):
-        from .models import check_model_tokenizer
-
         self.config = cfg = config or LMPPOConfig()
         if cfg.batch_size % cfg.minibatch_size:
             raise ValueError(f"batch_size ({cfg.batch_size}) must be a multiple of minibatch_size ({cfg.minibatch_size}).")
@@ -389,7 +255,7 @@ class LMPPOTrainer:
 
     # -- rollout ----------------------------------------------------------------------------
     @torch.no_grad()
-    def rollout(self, prompts: Sequence[str]) -> Rollout:
+    def rollout(self, prompts: Sequence[str]) -> LMRollout:
         """Sample responses, score them, and compute per-token rewards, advantages and returns."""
         cfg = self.config
         samples = sample(self.policy.lm, self.tokenizer, prompts, cfg.response_length, cfg.temperature,
@@ -407,7 +273,7 @@ class LMPPOTrainer:
         advantages, returns = ppo.gae(rewards, values, next_values, terminated, dones, gamma=cfg.gamma, lam=cfg.lam)
         if cfg.whiten_advantages:
             advantages = ppo.normalize_advantages(advantages)
-        return Rollout(samples, logprobs, ref_logprobs, values, scores, rewards, advantages, returns)
+        return LMRollout(samples, logprobs, ref_logprobs, values, scores, rewards, advantages, returns)
 
     def _response_logits(self, logits: torch.Tensor, samples: Samples) -> torch.Tensor:
         return response_logits(logits, samples.query_ids.shape[1], samples.response_ids.shape[1],
@@ -429,7 +295,7 @@ class LMPPOTrainer:
                 )
 
     # -- update -----------------------------------------------------------------------------
-    def update(self, rollout: Rollout) -> dict[str, float]:
+    def update(self, rollout: LMRollout) -> dict[str, float]:
         """Several epochs of clipped-surrogate minibatch updates on one rollout."""
         cfg = self.config
         samples = rollout.samples
@@ -548,7 +414,6 @@ def train(
 
 
 __all__ = [
-    "AdaptiveKLController", "FixedKLController", "course_config", "LMPPOConfig", "LMPPOTrainer", "NonFiniteRewardError",
-    "PolicyWithValueHead", "Rollout", "Samples", "episode_flags", "forbidden_token_ids", "frozen_copy",
-    "kl_estimators", "per_token_rewards", "position_ids", "response_logits", "response_logprobs", "sample", "sample_pairs", "token_logprobs", "train",
+    "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "LMRollout", "NonFiniteRewardError",
+    "PolicyWithValueHead", "course_config", "episode_flags", "kl_estimators", "per_token_rewards", "train",
 ]

@@ -118,7 +118,7 @@ def encode_prompts(tokenizer, prompts: list[str], device="cpu"):
     """Token ids of ``<|endoftext|> prompt``, left-padded: ``(input_ids, attention_mask)``, both ``(B, Q)``.
 
     Left padding puts every prompt's last token in the same column, so all responses start together;
-    the model must then get position ids from the attention mask (see ``lm_ppo.position_ids``).
+    the model must then get position ids from the attention mask (see ``generation.position_ids``).
     """
     import torch
 

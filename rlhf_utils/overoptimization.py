@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .feedback import LabelRecord, PreferencePair
+from .feedback import PreferencePair
+from .feedback_store import LabelRecord
 from .gold import gold_scores
-from .lm_ppo import Samples, sample_pairs
+from .generation import Samples, sample_pairs
 from .reward_model import RewardModel, RewardTrainingConfig, gold_pairwise_accuracy, train_reward_model
 
 

@@ -21,16 +21,3 @@ def cache_dir() -> Path:
     root = Path(os.environ.get("RLHF_CACHE_DIR", Path.home() / ".cache" / "rlhf_course"))
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def shown_path(path: str | Path) -> str:
-    """A path as logged in committed results: relative to the repository when inside it (no machine prefix)."""
-    try:
-        return str(Path(path).resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def logged_args(args) -> dict:
-    """A script's ``argparse`` arguments as JSON values, paths shown with :func:`shown_path`."""
-    return {k: shown_path(v) if isinstance(v, Path) else v for k, v in vars(args).items()}

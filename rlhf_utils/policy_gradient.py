@@ -204,7 +204,7 @@ def collect_episodes(envs: Sequence[gym.Env], policy: nn.Module) -> list[Episode
 
 
 @torch.no_grad()
-def evaluate_policy(
+def evaluation_returns(
     policy: PolicyNet, n_episodes: int = 10, seed: int = 10_000, greedy: bool = True, env_id: str = "CartPole-v1"
 ) -> list[float]:
     """Undiscounted return of ``n_episodes`` episodes (seeds ``seed, seed+1, ...``).

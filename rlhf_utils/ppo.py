@@ -37,67 +37,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- input checks
-def _require_tensor(name: str, x: object, *, floating: bool = False) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}. Wrap it with torch.as_tensor(...).")
-    if floating and not x.is_floating_point():
-        raise TypeError(
-            f"`{name}` must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}. "
-            f"Convert it with `{name}.float()`."
-        )
-    return x
-
-
-def _require_same_shape(tensors: Mapping[str, torch.Tensor], *, two_d: bool = False) -> torch.Size:
-    """All tensors must share one shape (``(batch, time)`` when ``two_d``); say which one differs."""
-    names = list(tensors)
-    first = names[0]
-    shape = tensors[first].shape
-    if two_d and len(shape) != 2:
-        raise ValueError(
-            f"`{first}` must be a 2-D (batch, time) tensor, got shape {tuple(shape)}. "
-            "For a single trajectory use x.unsqueeze(0)."
-        )
-    for name in names[1:]:
-        if tensors[name].shape != shape:
-            raise ValueError(
-                f"`{name}` has shape {tuple(tensors[name].shape)} but `{first}` has shape {tuple(shape)}; "
-                f"expected every input to have shape {tuple(shape)}"
-                + (" (batch, time)." if two_d else ".")
-            )
-    return shape
-
-
-def _as_mask(mask: torch.Tensor | None, like: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """A boolean mask with the shape of ``like`` (all ``True`` when ``mask`` is None)."""
-    if mask is None:
-        return torch.ones_like(like, dtype=torch.bool)
-    _require_tensor(name, mask)
-    if mask.shape != like.shape:
-        raise ValueError(
-            f"`{name}` has shape {tuple(mask.shape)}; expected {tuple(like.shape)}, the shape of the data it masks."
-        )
-    if mask.dtype == torch.bool:
-        return mask
-    if mask.is_floating_point() or mask.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
-        if not torch.all((mask == 0) | (mask == 1)):
-            raise ValueError(f"`{name}` must hold only 0/1 (or True/False) values.")
-        return mask.bool()
-    raise TypeError(f"`{name}` must be a bool (or 0/1) tensor, got dtype {mask.dtype}.")
-
-
-def _optional_mask(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
-    """``None`` (no mask: every entry counts) or a checked boolean mask shaped like ``like``."""
-    return None if mask is None else _as_mask(mask, like)
-
-
-def _as_flags(name: str, flags: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Per-step done flags as a float 0/1 tensor with the shape of ``like``."""
-    flags = _as_mask(_require_tensor(name, flags), like, name)
-    return flags.to(like.dtype)
-
-
 def masked_mean(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """E[x] over the unmasked entries: Σ mask·x / Σ mask (0 when nothing is unmasked).
 
@@ -109,13 +48,6 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
         return x.mean()
     m = _as_mask(mask, x)
     return _zero_where_masked(x, m).sum() / m.sum().clamp(min=1)
-
-
-def _zero_where_masked(x: torch.Tensor, mask: torch.Tensor | None, fill: float = 0.0) -> torch.Tensor:
-    """``x`` with masked entries replaced by ``fill`` (``x`` itself when there is no mask)."""
-    if mask is None:
-        return x
-    return torch.where(mask, x, torch.full((), fill, dtype=x.dtype, device=x.device))
 
 
 # --------------------------------------------------------------------------- advantages
@@ -130,50 +62,30 @@ def gae(
     lam: float,
     mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation (Schulman et al., 2016), eq. (16) with episode ends.
+    """Generalised advantage estimation (Schulman et al., 2016, eq. 16) with episode ends:
 
     δ_t = r_t + γ (1 − terminated_t) V(s_{t+1}) − V(s_t)
     Â_t = δ_t + γ λ (1 − done_t) Â_{t+1}          (computed backwards in time)
     R_t = Â_t + V(s_t)                              (the value-function target)
 
-    All inputs are ``(batch, time)``:
-
-    - ``values[b, t]`` is V(s_t); ``next_values[b, t]`` is V(s_{t+1}), the value of the observation
-      that *followed* step t - the final observation when the episode ended at t.
-    - ``terminated[b, t]``: s_{t+1} is a true terminal state (the pole fell; the text ended), so
-      nothing is bootstrapped from it.
-    - ``dones[b, t]``: the episode ended at t for any reason (terminated *or* truncated by a time
-      limit). It stops the backward recursion, so no advantage leaks from one episode into the
-      previous one. A truncated step has ``done=1, terminated=0``: it still bootstraps from
-      V(s_{t+1}), because the time limit is not part of the state.
-    - ``mask[b, t]`` (optional, bool): ``False`` marks a step that is not a real transition (a
-      padding token; the auto-reset step of a vector environment). It gets advantage 0 and passes
-      nothing back to earlier steps.
-
-    Returns ``(advantages, returns)``, both ``(batch, time)``, computed without gradient.
+    All inputs are ``(batch, time)``. ``values[b, t]`` is V(s_t) and ``next_values[b, t]`` is V(s_{t+1}),
+    the observation that *followed* step t (the final one when the episode ended at t).
+    ``terminated``: s_{t+1} is a true terminal state (the pole fell; the text ended), so nothing is
+    bootstrapped from it. ``dones``: the episode ended at t for any reason; it stops the recursion so no
+    advantage leaks into the previous episode. A time-limit truncation has ``done=1, terminated=0``: it
+    still bootstraps, because the time limit is not part of the state. ``mask`` (optional, bool):
+    ``False`` marks a step that is not a real transition (padding; a vector environment's auto-reset
+    step); it gets advantage 0 and passes nothing back. Returns ``(advantages, returns)``, without gradient.
     """
-    for name, x in (("rewards", rewards), ("values", values), ("next_values", next_values)):
-        _require_tensor(name, x, floating=True)
-    _require_same_shape(
-        {"rewards": rewards, "values": values, "next_values": next_values,
-         "terminated": _require_tensor("terminated", terminated), "dones": _require_tensor("dones", dones)},
-        two_d=True,
-    )
-    if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
-        raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}.")
+    m, not_terminal, not_done = _gae_inputs(rewards, values, next_values, terminated, dones, gamma, lam, mask)
     with torch.no_grad():
-        m = _as_mask(mask, rewards)
-        not_terminal = 1.0 - _as_flags("terminated", terminated, rewards)
-        not_done = 1.0 - _as_flags("dones", dones, rewards)
-        valid = m.to(rewards.dtype)
-        deltas = rewards + gamma * not_terminal * next_values - values
-        deltas = torch.where(m, deltas, torch.zeros_like(deltas))  # a masked step may hold NaN
+        deltas = torch.where(m, rewards + gamma * not_terminal * next_values - values, 0.0)  # masked: may be NaN
         advantages = torch.zeros_like(rewards)
         running = torch.zeros_like(rewards[:, 0])
-        for t in range(rewards.shape[1] - 1, -1, -1):
-            running = (deltas[:, t] + gamma * lam * not_done[:, t] * running) * valid[:, t]
+        for t in reversed(range(rewards.shape[1])):
+            running = (deltas[:, t] + gamma * lam * not_done[:, t] * running) * m[:, t]
             advantages[:, t] = running
-        returns = torch.where(m, advantages + values, torch.zeros_like(values))
+        returns = torch.where(m, advantages + values, 0.0)
     return advantages, returns
 
 
@@ -343,3 +255,86 @@ def ppo_diagnostics(
         "clip_fraction": float(clip_fraction(logprobs, old_logprobs, clip_eps=clip_eps, mask=mask)),
         "explained_variance": float(explained_variance(values, returns, mask)),
     }
+
+
+# --------------------------------------------------------------------------- input checks
+# After the maths, so a reader meets the equations first. Each error says what was wrong and how to fix it.
+def _require_tensor(name: str, x: object, *, floating: bool = False) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}. Wrap it with torch.as_tensor(...).")
+    if floating and not x.is_floating_point():
+        raise TypeError(
+            f"`{name}` must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}. "
+            f"Convert it with `{name}.float()`."
+        )
+    return x
+
+
+def _require_same_shape(tensors: Mapping[str, torch.Tensor], *, two_d: bool = False) -> torch.Size:
+    """All tensors must share one shape (``(batch, time)`` when ``two_d``); say which one differs."""
+    names = list(tensors)
+    first = names[0]
+    shape = tensors[first].shape
+    if two_d and len(shape) != 2:
+        raise ValueError(
+            f"`{first}` must be a 2-D (batch, time) tensor, got shape {tuple(shape)}. "
+            "For a single trajectory use x.unsqueeze(0)."
+        )
+    for name in names[1:]:
+        if tensors[name].shape != shape:
+            raise ValueError(
+                f"`{name}` has shape {tuple(tensors[name].shape)} but `{first}` has shape {tuple(shape)}; "
+                f"expected every input to have shape {tuple(shape)}"
+                + (" (batch, time)." if two_d else ".")
+            )
+    return shape
+
+
+def _as_mask(mask: torch.Tensor | None, like: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """A boolean mask with the shape of ``like`` (all ``True`` when ``mask`` is None)."""
+    if mask is None:
+        return torch.ones_like(like, dtype=torch.bool)
+    _require_tensor(name, mask)
+    if mask.shape != like.shape:
+        raise ValueError(
+            f"`{name}` has shape {tuple(mask.shape)}; expected {tuple(like.shape)}, the shape of the data it masks."
+        )
+    if mask.dtype == torch.bool:
+        return mask
+    if mask.is_floating_point() or mask.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        if not torch.all((mask == 0) | (mask == 1)):
+            raise ValueError(f"`{name}` must hold only 0/1 (or True/False) values.")
+        return mask.bool()
+    raise TypeError(f"`{name}` must be a bool (or 0/1) tensor, got dtype {mask.dtype}.")
+
+
+def _optional_mask(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    """``None`` (no mask: every entry counts) or a checked boolean mask shaped like ``like``."""
+    return None if mask is None else _as_mask(mask, like)
+
+
+def _as_flags(name: str, flags: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-step done flags as a float 0/1 tensor with the shape of ``like``."""
+    flags = _as_mask(_require_tensor(name, flags), like, name)
+    return flags.to(like.dtype)
+
+
+def _zero_where_masked(x: torch.Tensor, mask: torch.Tensor | None, fill: float = 0.0) -> torch.Tensor:
+    """``x`` with masked entries replaced by ``fill`` (``x`` itself when there is no mask)."""
+    if mask is None:
+        return x
+    return torch.where(mask, x, torch.full((), fill, dtype=x.dtype, device=x.device))
+
+
+def _gae_inputs(rewards, values, next_values, terminated, dones, gamma, lam, mask):
+    """Check :func:`gae`'s inputs; return the boolean mask and the two flags as 0/1 tensors shaped like ``rewards``."""
+    for name, x in (("rewards", rewards), ("values", values), ("next_values", next_values)):
+        _require_tensor(name, x, floating=True)
+    _require_same_shape(
+        {"rewards": rewards, "values": values, "next_values": next_values,
+         "terminated": _require_tensor("terminated", terminated), "dones": _require_tensor("dones", dones)},
+        two_d=True,
+    )
+    if not (0.0 <= gamma <= 1.0 and 0.0 <= lam <= 1.0):
+        raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}.")
+    return _as_mask(mask, rewards), 1.0 - _as_flags("terminated", terminated, rewards), 1.0 - _as_flags("dones", dones, rewards)

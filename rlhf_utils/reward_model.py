@@ -7,7 +7,7 @@ one number, ``r(x, y)``. It is trained on pairwise judgements with the Bradley-T
     P(y_w ≻ y_l | x) = σ(r(x, y_w) - r(x, y_l)),     loss = -log σ(r(x, y_w) - r(x, y_l)),
 
 either by the from-scratch loop :func:`train_reward_model` or by TRL's ``RewardTrainer``
-(:func:`train_with_trl`), on exactly the same inputs.
+(:func:`rlhf_utils.trl_trainers.train_reward_model_with_trl`), on exactly the same inputs.
 
 **The scoring rule** (one rule everywhere): the model sees
 
@@ -23,7 +23,7 @@ text instead):
 
 * **text** (:func:`encode_for_reward`): the string above, tokenised in one piece. TRL's
   ``RewardTrainer`` does the same with a dataset whose prompt starts with ``<|endoftext|>``
-  (:func:`reward_trainer_dataset`): it appends the end-of-text token to each response, joins
+  (:func:`rlhf_utils.trl_trainers.preference_dataset`): it appends the end-of-text token to each response, joins
   prompt + response as strings and tokenises them together, adding no other special token;
 * **tokens** (:func:`samples_for_reward`), for PPO: the policy's left-padded ``<|endoftext|> prompt``
   ids, its fixed-length response ids, and one end-of-text id appended - no re-tokenisation, so the
@@ -41,7 +41,6 @@ import contextlib
 import copy
 import json
 import math
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,9 +57,10 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .feedback import SIMULATED, LabelRecord, PreferencePair, SimulatedLabeller, preference_pairs
+from .feedback import PreferencePair, SimulatedLabeller, preference_pairs
+from .feedback_store import SIMULATED, LabelRecord
 from .gold import gold_scores
-from .lm_ppo import Samples, position_ids
+from .generation import Samples, position_ids
 from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
 from .models import ModelTokenizerMismatchError, check_model_tokenizer
 from .paths import MODELS_DIR, cache_dir
@@ -558,90 +558,6 @@ def _bradley_terry_loop(rm: RewardModel, chosen: list[list[int]], rejected: list
     return history
 
 
-# ============================================================================ training with TRL
-def reward_trainer_dataset(pairs: Sequence[PreferencePair] | Any, eos_token: str = END_OF_TEXT):
-    """TRL's ``prompt/chosen/rejected`` dataset, written so ``RewardTrainer`` follows the scoring rule.
-
-    Takes preference pairs (ties, with target 0.5, are left out: TRL has no tie target) or the dataset
-    of :func:`rlhf_utils.feedback.to_trl_dataset`. The prompt gets a leading end-of-text token;
-    ``RewardTrainer`` appends one to each response and tokenises prompt + response in one piece, which
-    gives exactly :func:`encode_for_reward`.
-    """
-    from datasets import Dataset
-
-    if isinstance(pairs, Dataset):
-        data = {name: list(pairs[name]) for name in ("prompt", "chosen", "rejected")}
-    else:
-        kept = [p for p in pairs if p.target == 1.0]
-        data = {"prompt": [p.prompt for p in kept], "chosen": [p.chosen for p in kept],
-                "rejected": [p.rejected for p in kept]}
-    data["prompt"] = [p if p.startswith(eos_token) else eos_token + p for p in data["prompt"]]
-    return Dataset.from_dict(data)
-
-
-def reward_config(config: RewardTrainingConfig, output_dir: str | Path, max_length: int | None,
-                  use_cpu: bool = True, progress: bool = True):
-    """TRL ``RewardConfig`` with the from-scratch loop's hyperparameters, for a CPU run that writes nothing.
-
-    Set explicitly because TRL's defaults differ: ``bf16`` (on by default), gradient checkpointing
-    (on by default; slower and pointless for a small model; transformers 5 calls it
-    ``activation_checkpointing``), checkpoints and experiment trackers (off here).
-    """
-    from trl import RewardConfig
-
-    return RewardConfig(
-        output_dir=str(output_dir), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate, lr_scheduler_type="linear", warmup_steps=0,
-        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm or 0.0, seed=config.seed,
-        disable_dropout=config.dropout_off, max_length=max_length, use_cpu=use_cpu, bf16=False, fp16=False,
-        activation_checkpointing=False, save_strategy="no", report_to=[], logging_steps=1,
-        disable_tqdm=not progress, dataloader_num_workers=0,
-    )
-
-
-def train_with_trl(rm: RewardModel, train_pairs: Sequence[PreferencePair] | Any,
-                   config: RewardTrainingConfig | None = None, progress: bool = True) -> list[dict[str, float]]:
-    """Train ``rm`` in place with TRL's ``RewardTrainer`` (same data, same rule, same hyperparameters).
-
-    Returns TRL's log history (one entry per step with ``loss``, ``accuracy``, ``margin`` ..., and a
-    final summary with ``train_runtime``).
-    """
-    from transformers import PrinterCallback
-    from trl import RewardTrainer
-
-    cfg = config or RewardTrainingConfig()
-    dataset = reward_trainer_dataset(train_pairs, rm.tokenizer.eos_token)
-    if len(dataset) == 0:
-        raise ValueError("No training pairs with a clear preference: TRL's RewardTrainer cannot learn from ties.")
-    max_length = getattr(rm.model.config, "n_positions", None)
-    quiet = contextlib.nullcontext() if progress else _datasets_progress_bars_off()
-    with tempfile.TemporaryDirectory(prefix="reward_trainer_") as tmp, quiet:
-        args = reward_config(cfg, tmp, max_length, use_cpu=rm.device.type == "cpu", progress=progress)
-        with only_top_layers_trainable(rm.model, cfg.trainable_layers):
-            trainer = RewardTrainer(model=rm.model, args=args, train_dataset=dataset, processing_class=rm.tokenizer)
-            if not progress:
-                trainer.remove_callback(PrinterCallback)  # with the progress bar off, Trainer prints every log line
-            if len(trainer.train_dataset) < len(dataset):
-                warnings.warn(f"TRL dropped {len(dataset) - len(trainer.train_dataset)} pairs longer than "
-                              f"{max_length} tokens", stacklevel=2)
-            trainer.train()
-    rm.model.eval()
-    return list(trainer.state.log_history)
-
-
-@contextlib.contextmanager
-def _datasets_progress_bars_off() -> Iterator[None]:
-    import datasets
-
-    was_enabled = datasets.utils.logging.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
-
-
 # ============================================================================ where reward models live
 def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:
     """Where notebook 04 saves the learner's own reward model: the user cache, one folder per base model."""
@@ -689,6 +605,6 @@ __all__ = [
     "RewardModelTokenizerError", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
     "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model",
-    "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "reward_config", "reward_trainer_dataset",
-    "same_vocabulary", "samples_for_reward", "select_training_pairs", "train_reward_model", "train_with_trl",
+    "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "same_vocabulary", "samples_for_reward",
+    "select_training_pairs", "train_reward_model",
 ]

@@ -7,7 +7,7 @@ base-model pairs by the simulated labeller, as in notebook 04), held-out prompts
 - best-of-N for several N (no training; KL measured by ``best_of_n.estimate_kl`` beside the bound);
 - rejection-sampling fine-tuning: TRL ``SFTTrainer`` on best-of-``--rs-n`` samples of training prompts;
 - DPO from scratch (``rlhf_utils.dpo``) for several β, on the comparisons;
-- RLOO and GRPO with TRL (``rlhf_utils.trl_rl``), β > 0, learning rates from the benchmark's tuning;
+- RLOO and GRPO with TRL (``rlhf_utils.trl_trainers``), β > 0, learning rates from the benchmark's tuning;
 - PPO for several β: copied from ``data/results/ppo_beta_sweep.json`` (``scripts/ppo_beta_sweep.py``).
 
 The file is rewritten after every method, so a long run keeps what it finished.
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import torch
 
-from rlhf_utils import best_of_n, dpo, lm_ppo, trl_rl
+from rlhf_utils import best_of_n, dpo, generation, trl_trainers
 from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.lm_task import draw_prompts, load_prompts
 from rlhf_utils.models import load_base_model
-from rlhf_utils.paths import RESULTS_DIR, logged_args
+from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     profile = get_profile("quick")
     base, tokenizer = load_base_model(profile, source=args.base_model)
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model, verbose=False)
-    ref = lm_ppo.frozen_copy(base)
+    ref = generation.frozen_copy(base)
     train_prompts = load_prompts("train", args.prompts_dir)
     heldout = load_prompts("heldout", args.prompts_dir)
     if args.tiny:
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict:
         kept = [best_of_n.best_of_n(base, tokenizer, prompts[i : i + 32], rm.score_samples, args.rs_n)[0]
                 for i in range(0, len(prompts), 32)]
         policy = copy.deepcopy(base)
-        best_of_n.rejection_sampling_finetune(policy, tokenizer, [p for s in kept for p in s.prompts],
+        trl_trainers.rejection_sampling_finetune(policy, tokenizer, [p for s in kept for p in s.prompts],
                                               [r for s in kept for r in s.responses], learning_rate=args.rs_lr,
                                               seed=args.seed, progress=False)
         save({"method": "rejection_sampling", "N": args.rs_n, **evaluate(policy, f"rejection sampling (best-of-{args.rs_n})"),
@@ -137,9 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
         policy = copy.deepcopy(base)
         lr = args.rloo_lr if kind == "rloo" else args.grpo_lr
         with tempfile.TemporaryDirectory(prefix=f"{kind}_") as tmp:
-            config = trl_rl.config(kind, tmp, tokenizer, learning_rate=lr, beta=args.trl_beta,
+            config = trl_trainers.rl_config(kind, tmp, tokenizer, learning_rate=lr, beta=args.trl_beta,
                                    max_steps=args.trl_steps, seed=args.seed, batch_size=8 if args.tiny else 32)
-            trl_rl.trainer(kind, policy, tokenizer, rm, train_prompts, config).train()
+            trl_trainers.rl_trainer(kind, policy, tokenizer, rm, train_prompts, config).train()
         policy.eval()
         save({"method": kind, "beta": args.trl_beta, "learning_rate": lr, "steps": args.trl_steps,
               **evaluate(policy, f"{kind.upper()} β={args.trl_beta}"), "kl_source": "evaluate_policy",

@@ -18,8 +18,9 @@ import json
 from pathlib import Path
 
 
-from rlhf_utils import dpo, evaluation, lm_ppo, lm_task, models
-from rlhf_utils.paths import RESULTS_DIR, logged_args
+from rlhf_utils import dpo, evaluation, generation, lm_task, models
+from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict:
     profile = get_profile("quick")
     base, tokenizer = models.load_base_model(profile)
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, verbose=False)
-    reference = lm_ppo.frozen_copy(base)
+    reference = generation.frozen_copy(base)
     heldout = lm_task.load_prompts("heldout")
     points = []
     for seed in (int(s) for s in args.seeds.split(",")):

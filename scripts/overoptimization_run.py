@@ -28,10 +28,12 @@ from pathlib import Path
 
 import torch
 
-from rlhf_utils import evaluation, lm_ppo, lm_task, models
-from rlhf_utils.feedback import FeedbackStore, SimulatedLabeller, preference_pairs
+from rlhf_utils import evaluation, generation, lm_ppo, lm_task, models
+from rlhf_utils.feedback import SimulatedLabeller, preference_pairs
+from rlhf_utils.feedback_store import FeedbackStore
 from rlhf_utils.overoptimization import pair_accuracy, peak_then_drop, updated_reward_model
-from rlhf_utils.paths import RESULTS_DIR, logged_args
+from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     source = args.base_model or Path(models.base_model_source(profile))
     base, tokenizer = models.load_base_model(profile, source=source)
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model, verbose=False)
-    ref = lm_ppo.frozen_copy(base)
+    ref = generation.frozen_copy(base)
     train_prompts = lm_task.load_prompts("train", args.prompts_dir)
     heldout = lm_task.load_prompts("heldout", args.prompts_dir)
     overrides = {"adaptive_kl": False, "kl_coef": args.beta}
@@ -138,9 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     replay_prompts = lm_task.draw_prompts(train_prompts, args.round2_pairs, seed=args.seed + 3)
     progress = not args.quiet
     torch.manual_seed(args.seed + 2)
-    policy_a, policy_b, _ = lm_ppo.sample_pairs(round2_start.lm, tokenizer, pair_prompts, progress=progress,
+    policy_a, policy_b, _ = generation.sample_pairs(round2_start.lm, tokenizer, pair_prompts, progress=progress,
                                                 desc="policy pairs")
-    base_a, base_b, _ = lm_ppo.sample_pairs(base, tokenizer, replay_prompts, progress=progress, desc="base pairs")
+    base_a, base_b, _ = generation.sample_pairs(base, tokenizer, replay_prompts, progress=progress, desc="base pairs")
     labeller = SimulatedLabeller(seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="round2_labels_") as tmp:
         store = FeedbackStore(Path(tmp) / "labels.jsonl")  # one store, both rounds, told apart by model
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
         replay_labels = labeller.label_pairs(store, zip(replay_prompts, base_a, base_b), model=base_name)
     pairs = preference_pairs(new_labels + replay_labels)
     torch.manual_seed(args.seed + 4)
-    calibration = lm_ppo.sample(base, tokenizer, lm_task.draw_prompts(train_prompts, 512, seed=args.seed + 4))
+    calibration = generation.sample(base, tokenizer, lm_task.draw_prompts(train_prompts, 512, seed=args.seed + 4))
     rm_started = time.perf_counter()
     rm2 = updated_reward_model(rm, pairs, calibration, RewardTrainingConfig(
         epochs=args.round2_epochs, learning_rate=args.round2_lr, seed=args.seed), progress=progress)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
-from rlhf_utils import evaluation, gold, lm_ppo, lm_task, models
-from rlhf_utils.paths import RESULTS_DIR, logged_args
+from rlhf_utils import evaluation, generation, gold, lm_ppo, lm_task, models
+from rlhf_utils.paths import RESULTS_DIR
+from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import load_reward_model
 
@@ -37,7 +38,7 @@ def main() -> None:
     reward_model = load_reward_model(prefer_learner=False, tokenizer=tokenizer, profile=profile)
     train_prompts = lm_task.load_prompts("train", profile=profile)
     heldout = lm_task.load_prompts("heldout", profile=profile)
-    reference = lm_ppo.frozen_copy(base_model)
+    reference = generation.frozen_copy(base_model)
     eval_kwargs = dict(reward_fn=reward_model.score_samples, samples_per_prompt=args.samples_per_prompt, seed=1234)
     base = evaluation.evaluate_policy(base_model, reference, tokenizer, heldout, name="base", **eval_kwargs)
     print(base)

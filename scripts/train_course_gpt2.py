@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from rlhf_utils.lm_task import COURSE_MODEL_NAME
-from rlhf_utils.paths import MODELS_DIR, shown_path
+from rlhf_utils.paths import MODELS_DIR
 from rlhf_utils.pretraining import (
     encode_documents,
     evaluate_loss,
@@ -34,7 +34,7 @@ from rlhf_utils.pretraining import (
     train_byte_level_bpe,
     unigram_entropy,
 )
-
+from rlhf_utils.results import shown_path
 
 SAMPLE_PROMPTS = ["This movie", "I watched this", "The film", "As a fan of", "The story", "My kids and I",
                   "From the opening scene,", "The acting", "I went in expecting", "This documentary"]

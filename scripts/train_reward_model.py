@@ -4,7 +4,7 @@
 2. Label every pair with the simulated labeller, through a ``FeedbackStore`` and a ``LabellingSession``
    exactly as a person labels in notebook 04 (the store is a temporary file unless ``--feedback-dir``).
 3. Train a reward model two ways on the same pairs, from the same initial weights: the from-scratch
-   Bradley-Terry loop (``train_reward_model``) and TRL's ``RewardTrainer`` (``train_with_trl``).
+   Bradley-Terry loop (``train_reward_model``) and TRL's ``RewardTrainer`` (``train_reward_model_with_trl``).
 4. Evaluate both on pairs sampled for the held-out prompts: accuracy against the simulated labels and
    against the gold ordering (gold ties left out).
 5. Keep the one with the higher held-out gold accuracy, normalise it on fresh base-model samples
@@ -28,14 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhf_utils import lm_ppo
-from rlhf_utils.feedback import (
-    SIMULATED,
-    FeedbackStore,
-    SimulatedLabeller,
-    agreement_with_gold,
-    preference_pairs,
-)
+from rlhf_utils import generation
+from rlhf_utils.feedback import SimulatedLabeller, agreement_with_gold, preference_pairs
+from rlhf_utils.feedback_store import SIMULATED, FeedbackStore
 from rlhf_utils.gold import gold_scores
 from rlhf_utils.lm_task import RESPONSE_LENGTH, draw_prompts, load_prompts
 from rlhf_utils.models import base_model_source, load_base_model
@@ -49,8 +44,8 @@ from rlhf_utils.reward_model import (
     init_reward_model,
     samples_for_reward,
     train_reward_model,
-    train_with_trl,
 )
+from rlhf_utils.trl_trainers import train_reward_model_with_trl
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def retokenisation_mismatch(tokenizer, samples: list[lm_ppo.Samples]) -> float:
+def retokenisation_mismatch(tokenizer, samples: list[generation.Samples]) -> float:
     """Share of sampled responses whose decoded text re-tokenises to other ids than the sampled ones.
 
     Training and TRL read the text; PPO scores the sampled ids. Where they differ (a response that
@@ -136,9 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     t = time.perf_counter()
     train_prompts = draw_prompts(train_pool, args.train_pairs, seed=args.seed)
     heldout_prompts = draw_prompts(heldout_pool, args.heldout_pairs, seed=args.seed)
-    train_a, train_b, train_samples = lm_ppo.sample_pairs(lm, tokenizer, train_prompts, args.sample_batch, progress,
+    train_a, train_b, train_samples = generation.sample_pairs(lm, tokenizer, train_prompts, args.sample_batch, progress,
                                                           "train pairs")
-    held_a, held_b, _ = lm_ppo.sample_pairs(lm, tokenizer, heldout_prompts, args.sample_batch, progress,
+    held_a, held_b, _ = generation.sample_pairs(lm, tokenizer, heldout_prompts, args.sample_batch, progress,
                                             "held-out pairs")
     timings["sampling_s"] = time.perf_counter() - t
 
@@ -161,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 3-4. train both ways from the same initial weights, evaluate on the held-out pairs
     config = RewardTrainingConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                                   trainable_layers=args.trainable_layers, seed=args.seed)
-    trainers = {"scratch": train_reward_model, "trl": train_with_trl}
+    trainers = {"scratch": train_reward_model, "trl": train_reward_model_with_trl}
     methods = ["scratch", "trl"] if args.method == "both" else [args.method]
     results, models = {}, {}
     before = heldout_metrics(init_reward_model(lm, tokenizer, seed=args.seed), heldout_prompts, held_a, held_b,
@@ -185,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 5. normalise on fresh base-model samples, save, and check the saved copy scores the same
     t = time.perf_counter()
     calibration_prompts = draw_prompts(train_pool, args.calibration_samples, seed=args.seed + 1)
-    calibration = [lm_ppo.sample(lm, tokenizer, calibration_prompts[i : i + args.sample_batch])
+    calibration = [generation.sample(lm, tokenizer, calibration_prompts[i : i + args.sample_batch])
                    for i in range(0, len(calibration_prompts), args.sample_batch)]
     stats = rm.calibrate(calibration)
     timings["calibration_s"] = time.perf_counter() - t

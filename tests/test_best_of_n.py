@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlhf_utils import best_of_n as bon
-from rlhf_utils import lm_ppo
+from rlhf_utils import lm_task
 
 from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
 
@@ -63,7 +63,7 @@ def test_best_of_n_keeps_the_highest_reward_per_prompt():
 
     torch.manual_seed(0)
     kept, rewards = bon.best_of_n(lm, tokenizer, PROMPTS[:3], reward, n=8)
-    assert kept.prompts == PROMPTS[:3] and kept.response_ids.shape == (3, lm_ppo.RESPONSE_LENGTH)
+    assert kept.prompts == PROMPTS[:3] and kept.response_ids.shape == (3, lm_task.RESPONSE_LENGTH)
     assert torch.equal(reward(kept), rewards)
     torch.manual_seed(0)
     single, single_rewards = bon.best_of_n(lm, tokenizer, PROMPTS[:3] * 8, reward, n=1)

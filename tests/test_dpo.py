@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rlhf_utils import dpo, lm_ppo
+from rlhf_utils import dpo, generation, lm_task, trl_trainers
 from rlhf_utils.feedback import PreferencePair
 
 from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
@@ -39,11 +39,11 @@ def test_sequence_logprobs_agree_with_the_sampling_path(tokenizer):
     rows = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
     width = max(len(r) for r in rows)
     keep = [i for i, r in enumerate(rows) if len(r) == width]  # the sampling path scores equal-length responses
-    query_ids, query_mask = lm_ppo.encode_prompts(tokenizer, [prompts[i] for i in keep])
-    samples = lm_ppo.Samples([prompts[i] for i in keep], [responses[i] for i in keep], query_ids, query_mask,
+    query_ids, query_mask = lm_task.encode_prompts(tokenizer, [prompts[i] for i in keep])
+    samples = generation.Samples([prompts[i] for i in keep], [responses[i] for i in keep], query_ids, query_mask,
                              torch.tensor([rows[i] for i in keep]))
     with torch.no_grad():
-        by_ids = lm_ppo.response_logprobs(lm, samples, 1.0, lm_ppo.forbidden_token_ids(tokenizer)).sum(-1)
+        by_ids = generation.response_logprobs(lm, samples, 1.0, generation.forbidden_token_ids(tokenizer)).sum(-1)
         by_text = dpo.sequence_logprobs(lm, tokenizer, prompts, responses)  # mixed lengths: right padding
     assert torch.allclose(by_text[keep], by_ids, atol=1e-4)
 
@@ -51,7 +51,7 @@ def test_sequence_logprobs_agree_with_the_sampling_path(tokenizer):
 def test_training_raises_the_chosen_over_the_rejected(tokenizer):
     torch.manual_seed(0)
     policy = tiny_lm(tokenizer)
-    ref = lm_ppo.frozen_copy(policy)
+    ref = generation.frozen_copy(policy)
     pairs = [PreferencePair(p, " good fun", " boring film") for p in PROMPTS] * 4
     history = dpo.train_dpo(policy, ref, tokenizer, pairs,
                             dpo.DPOTrainingConfig(beta=0.5, epochs=3, batch_size=5, learning_rate=3e-3), progress=False)
@@ -62,16 +62,16 @@ def test_training_raises_the_chosen_over_the_rejected(tokenizer):
 def test_ties_only_is_a_clear_error(tokenizer):
     lm = tiny_lm(tokenizer)
     with pytest.raises(ValueError, match="ties"):
-        dpo.train_dpo(lm, lm_ppo.frozen_copy(lm), tokenizer, [PreferencePair("a", "b", "c", 0.5)])
+        dpo.train_dpo(lm, generation.frozen_copy(lm), tokenizer, [PreferencePair("a", "b", "c", 0.5)])
 
 
 def test_trl_dpo_on_the_same_pairs_also_learns_the_preference(tokenizer):
     torch.manual_seed(0)
     policy = tiny_lm(tokenizer)
-    ref = lm_ppo.frozen_copy(policy)
+    ref = generation.frozen_copy(policy)
     pairs = [PreferencePair(p, " good fun", " boring film") for p in PROMPTS] * 4
     before = dpo.sequence_logprobs(policy, tokenizer, PROMPTS, [" good fun"] * 5).detach()
-    history = dpo.train_dpo_with_trl(policy, ref, tokenizer, pairs,
+    history = trl_trainers.train_dpo_with_trl(policy, ref, tokenizer, pairs,
                                      dpo.DPOTrainingConfig(beta=0.5, epochs=3, batch_size=5, learning_rate=3e-3),
                                      progress=False)
     after = dpo.sequence_logprobs(policy, tokenizer, PROMPTS, [" good fun"] * 5).detach()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlhf_utils import evaluation
+from rlhf_utils import evaluation, results
 from rlhf_utils.models import ModelTokenizerMismatchError
 from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
 
@@ -64,11 +64,11 @@ def test_evaluator_errors(tokenizer):
 
 
 def test_agrees_within_combined_standard_errors():
-    assert evaluation.agrees(0.30, 0.04, 0.20, 0.03)          # 0.10 <= 3 * 0.05
-    assert not evaluation.agrees(0.40, 0.04, 0.20, 0.03)      # 0.20 > 3 * 0.05
-    assert evaluation.agrees(0.40, 0.04, 0.20, 0.03, k=4.0)   # 0.20 <= 4 * 0.05
-    assert evaluation.agrees(0.40, 0.0, 0.20, 0.0, spread=0.07)   # 0.20 <= 3 * 0.07: another draw of a training run
-    assert not evaluation.agrees(0.40, 0.0, 0.20, 0.0, spread=0.06)
+    assert results.agrees(0.30, 0.04, 0.20, 0.03)          # 0.10 <= 3 * 0.05
+    assert not results.agrees(0.40, 0.04, 0.20, 0.03)      # 0.20 > 3 * 0.05
+    assert results.agrees(0.40, 0.04, 0.20, 0.03, k=4.0)   # 0.20 <= 4 * 0.05
+    assert results.agrees(0.40, 0.0, 0.20, 0.0, spread=0.07)   # 0.20 <= 3 * 0.07: another draw of a training run
+    assert not results.agrees(0.40, 0.0, 0.20, 0.0, spread=0.06)
 
 
 def test_live_runs_are_compared_with_committed_results_only_on_the_same_models(tmp_path):
@@ -78,15 +78,15 @@ def test_live_runs_are_compared_with_committed_results_only_on_the_same_models(t
     from rlhf_utils.reward_model import SHIPPED_REWARD_MODEL_DIR
 
     shipped, own = SimpleNamespace(folder=SHIPPED_REWARD_MODEL_DIR), SimpleNamespace(folder=tmp_path / "mine")
-    assert evaluation.comparable_with_committed(get_profile("quick"), shipped)
-    assert not evaluation.comparable_with_committed(get_profile("quick"), own)          # the learner's reward model
-    assert not evaluation.comparable_with_committed(get_profile("full"), shipped)       # another base model
-    assert not evaluation.comparable_with_committed("quick", SimpleNamespace(folder=None))  # built in this session
+    assert results.comparable_with_committed(get_profile("quick"), shipped)
+    assert not results.comparable_with_committed(get_profile("quick"), own)          # the learner's reward model
+    assert not results.comparable_with_committed(get_profile("full"), shipped)       # another base model
+    assert not results.comparable_with_committed("quick", SimpleNamespace(folder=None))  # built in this session
 
 
 def test_a_new_run_is_judged_against_the_spread_of_committed_runs():
     runs = [0.60, 0.65, 0.70]  # mean 0.65, spread 0.05
-    assert evaluation.agrees_with_runs(0.78, 0.01, runs)       # 0.13 <= 3 * sqrt(0.01² + 0.05²/3 + 0.05²)
-    assert not evaluation.agrees_with_runs(0.85, 0.01, runs)   # 0.20 > 0.176
+    assert results.agrees_with_runs(0.78, 0.01, runs)       # 0.13 <= 3 * sqrt(0.01² + 0.05²/3 + 0.05²)
+    assert not results.agrees_with_runs(0.85, 0.01, runs)   # 0.20 > 0.176
     with pytest.raises(ValueError, match="two committed runs"):
-        evaluation.agrees_with_runs(0.5, 0.01, [0.5])
+        results.agrees_with_runs(0.5, 0.01, [0.5])

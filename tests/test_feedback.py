@@ -3,26 +3,31 @@
 import json
 import random
 import warnings
+from dataclasses import asdict
 
 import pytest
 
 from rlhf_utils import feedback as fb
 from rlhf_utils.feedback import (
     ComparisonPair,
+    LabellingSession,
+    SimulatedLabeller,
+    agreement_with_gold,
+    preference_pairs,
+    self_agreement,
+    use_simulated_feedback,
+)
+from rlhf_utils.feedback_store import (
+    SIMULATED,
     FeedbackFileError,
     FeedbackStore,
     LabelRecord,
-    LabellingSession,
     Retraction,
-    SimulatedLabeller,
     active_labels,
-    agreement_with_gold,
     load_records,
-    preference_pairs,
-    self_agreement,
-    to_trl_dataset,
-    use_simulated_feedback,
+    record_from_dict,
 )
+from rlhf_utils.trl_trainers import preference_dataset
 from rlhf_utils.gold import gold_score
 
 MODEL = "test-gpt2"
@@ -77,11 +82,11 @@ def label(choice="A", **kw) -> LabelRecord:
 
 def test_record_holds_everything_a_judgement_needs():
     r = label("B", rating=3)
-    data = json.loads(json.dumps(fb.asdict(r)))
+    data = json.loads(json.dumps(asdict(r)))
     for key in ("prompt", "response_a", "response_b", "choice", "rating", "labeller", "created_at", "model", "pair_id"):
         assert key in data
     assert r.chosen == " b" and r.rejected == " a"
-    assert fb.record_from_dict(data) == r
+    assert record_from_dict(data) == r
 
 
 @pytest.mark.parametrize(
@@ -146,7 +151,7 @@ def test_truncated_last_line_warns_keeps_the_rest_and_is_set_aside(tmp_path):
     path = tmp_path / "labels.jsonl"
     store = FeedbackStore(path)
     kept = [store.append(label(c)) for c in ("A", "B")]
-    cut_off = json.dumps(fb.asdict(label("tie")))[:40]
+    cut_off = json.dumps(asdict(label("tie")))[:40]
     with open(path, "a") as f:
         f.write(cut_off)  # what a crash in the middle of a write leaves
     with pytest.warns(UserWarning, match=r"labels\.jsonl, line 3: the last line is cut off.*keeping the 2"):
@@ -164,7 +169,7 @@ def test_truncated_last_line_warns_keeps_the_rest_and_is_set_aside(tmp_path):
 
 def test_a_complete_last_record_without_newline_is_kept(tmp_path):
     path = tmp_path / "labels.jsonl"
-    path.write_text(json.dumps(fb.asdict(label("A"))))  # e.g. saved by an editor
+    path.write_text(json.dumps(asdict(label("A"))))  # e.g. saved by an editor
     store = FeedbackStore(path)
     assert len(store) == 1
     store.append(label("B"))
@@ -184,9 +189,9 @@ def test_a_complete_last_record_without_newline_is_kept(tmp_path):
 )
 def test_malformed_record_is_rejected_naming_file_and_line(tmp_path, bad_line, message):
     if bad_line is None:
-        bad_line = json.dumps(fb.asdict(label("A")) | {"choice": "maybe"})
+        bad_line = json.dumps(asdict(label("A")) | {"choice": "maybe"})
     path = tmp_path / "labels.jsonl"
-    good = json.dumps(fb.asdict(label("A")))
+    good = json.dumps(asdict(label("A")))
     path.write_text(f"{good}\n{bad_line}\n{good}\n")
     with pytest.raises(FeedbackFileError, match=rf"labels\.jsonl, line 2: .*{message}"):
         load_records(path)
@@ -197,7 +202,7 @@ def test_malformed_record_is_rejected_naming_file_and_line(tmp_path, bad_line, m
 
 def test_malformed_last_line_with_valid_json_is_an_error_not_a_truncation(tmp_path):
     path = tmp_path / "labels.jsonl"
-    path.write_text(json.dumps(fb.asdict(label("A")) | {"choice": "C"}))
+    path.write_text(json.dumps(asdict(label("A")) | {"choice": "C"}))
     with pytest.raises(FeedbackFileError, match="line 1: .*unknown choice 'C'"):
         load_records(path)
 
@@ -290,7 +295,7 @@ def test_simulated_labeller_writes_through_the_session(tmp_path, monkeypatch):
     calls = []
     original = LabellingSession.label
     monkeypatch.setattr(LabellingSession, "label", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
-    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), PAIRS, model=MODEL, labeller=fb.SIMULATED)
+    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), PAIRS, model=MODEL, labeller=SIMULATED)
     assert SimulatedLabeller(seed=0).label(session) == 5
     labels = FeedbackStore(tmp_path / "l.jsonl").labels()
     assert len(calls) == len(labels) == 5 and {r.labeller for r in labels} == {"simulated"}
@@ -300,7 +305,7 @@ def test_simulated_labeller_writes_through_the_session(tmp_path, monkeypatch):
 
 def test_simulated_choices_follow_bradley_terry_on_gold_scores(tmp_path):
     pairs = review_pairs(600)
-    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model=MODEL, labeller=fb.SIMULATED)
+    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model=MODEL, labeller=SIMULATED)
     labeller = SimulatedLabeller(seed=1)
     labeller.label(session)
     labels = session.store.labels()
@@ -331,7 +336,7 @@ def test_simulated_labeller_is_reproducible_and_resumable(tmp_path):
     pairs = review_pairs(40)
 
     def run(path, stop_after=None):
-        session = LabellingSession(FeedbackStore(path), pairs, model=MODEL, labeller=fb.SIMULATED)
+        session = LabellingSession(FeedbackStore(path), pairs, model=MODEL, labeller=SIMULATED)
         SimulatedLabeller(seed=3).label(session, limit=stop_after)
         return [r.choice for r in FeedbackStore(path).labels()]
 
@@ -398,17 +403,18 @@ def test_conversion_to_chosen_rejected_and_trl_format():
     assert [(p.chosen, p.rejected, p.target) for p in pairs] == [(" good", " bad", 1.0), (" fine", " meh", 1.0)]
     with_ties = preference_pairs(labels, include_ties=True)
     assert [(p.chosen, p.rejected, p.target) for p in with_ties][-1] == (" x", " y", 0.5)
-    dataset = to_trl_dataset(labels)
+    dataset = preference_dataset(with_ties)  # TRL's format: the tie is left out, the prompt follows the prompt rule
     assert dataset.column_names == ["prompt", "chosen", "rejected"]
-    assert dataset[1] == {"prompt": "p", "chosen": " fine", "rejected": " meh"}
-    assert len(to_trl_dataset([])) == 0
+    assert len(dataset) == 2
+    assert dataset[1] == {"prompt": "<|endoftext|>p", "chosen": " fine", "rejected": " meh"}
+    assert len(preference_dataset([])) == 0
 
 
 def test_responses_from_another_model_are_refused_by_name():
     labels = [label("A"), label("B", model="gpt2", response_a=" c")]
     assert len(preference_pairs(labels)) == 2
     with pytest.raises(ValueError, match=r"expected responses written by 'test-gpt2', but found 1 from 'gpt2'"):
-        to_trl_dataset(labels, model=MODEL)
+        preference_pairs(labels, model=MODEL)
 
 
 def test_implicit_clicks_are_a_noisier_position_biased_preference(tmp_path):
@@ -420,7 +426,7 @@ def test_implicit_clicks_are_a_noisier_position_biased_preference(tmp_path):
         assert seconds > 0
         session.label(choice, response_time_s=seconds)
     clicks = session.store.labels()
-    stated = LabellingSession(FeedbackStore(tmp_path / "stated.jsonl"), pairs, model=MODEL, labeller=fb.SIMULATED)
+    stated = LabellingSession(FeedbackStore(tmp_path / "stated.jsonl"), pairs, model=MODEL, labeller=SIMULATED)
     SimulatedLabeller(seed=0).label(stated)
     click_agreement = agreement_with_gold(clicks).rate
     assert 0.6 < click_agreement < agreement_with_gold(stated.store.labels()).rate
@@ -440,6 +446,6 @@ def test_label_pairs_labels_through_a_session_and_returns_only_these_pairs(tmp_p
     new_pairs = [("The story", " is great fun.", " is boring."), ("The cast", " shines.", " is wooden.")]
     labels = labeller.label_pairs(store, new_pairs, model="m")
     assert len(old) == 1 and len(labels) == 2 and len(store.labels()) == 3
-    assert {r.prompt for r in labels} == {"The story", "The cast"} and all(r.labeller == fb.SIMULATED for r in labels)
+    assert {r.prompt for r in labels} == {"The story", "The cast"} and all(r.labeller == SIMULATED for r in labels)
     assert labeller.label_pairs(store, new_pairs, model="m") == labels  # already judged: nothing appended
     assert len(store.labels()) == 3

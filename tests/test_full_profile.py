@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlhf_utils import evaluation, lm_ppo, lm_task, models
+from rlhf_utils import evaluation, generation, lm_ppo, lm_task, models
 from rlhf_utils.feedback import PreferencePair
 from rlhf_utils.profiles import get_profile
 from rlhf_utils.reward_model import (
@@ -79,7 +79,7 @@ def test_full_profile_end_to_end_on_local_sources(full_sources):
 
     # A reward model trained on the model's own samples (notebook 04 in the full profile), saved for notebook 05.
     torch.manual_seed(0)
-    a, b, _ = lm_ppo.sample_pairs(base_model, tokenizer, train_prompts, progress=False)
+    a, b, _ = generation.sample_pairs(base_model, tokenizer, train_prompts, progress=False)
     pairs = [PreferencePair(p, x, y) if len(x) >= len(y) else PreferencePair(p, y, x)
              for p, x, y in zip(train_prompts, a, b)]
     rm = init_reward_model(base_model, tokenizer)
@@ -89,7 +89,7 @@ def test_full_profile_end_to_end_on_local_sources(full_sources):
     assert reward_model.folder == learner_reward_model_dir(profile)
 
     config = lm_ppo.course_config(profile, batch_size=8, minibatch_size=4, seed=0)
-    trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead.from_base(base_model), lm_ppo.frozen_copy(base_model),
+    trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead.from_base(base_model), generation.frozen_copy(base_model),
                                   tokenizer, reward_model.score_samples, config, total_iterations=2)
     history = lm_ppo.train(trainer, train_prompts, 2, progress=False)
     assert len(history) == 2 and all(np.isfinite(h["score_mean"]) for h in history)

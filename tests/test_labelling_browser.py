@@ -206,7 +206,8 @@ def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
 
 def test_widget_logic_without_a_browser(tmp_path):
     """The same widget driven through ipywidgets' Python API (runs everywhere, no browser needed)."""
-    from rlhf_utils.feedback import FeedbackStore, LabellingSession, load_records
+    from rlhf_utils.feedback import LabellingSession
+    from rlhf_utils.feedback_store import FeedbackStore, load_records
     from rlhf_utils.labelling import LabellingWidget
 
     pairs = [("It was", " lovely", " awful"), ("It was", " fine", " dull"), ("It was", " great fun", " a bore")]

@@ -10,7 +10,8 @@ import warnings
 
 import pytest
 
-from rlhf_utils.feedback import FeedbackStore, LabellingSession, load_records
+from rlhf_utils.feedback import LabellingSession
+from rlhf_utils.feedback_store import FeedbackStore, load_records
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX-only")
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL 
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from rlhf_utils.feedback import FeedbackStore, LabellingSession, SimulatedLabeller
+    from rlhf_utils.feedback import LabellingSession, SimulatedLabeller
+    from rlhf_utils.feedback_store import FeedbackStore
 
     path, n_labels, then_sleep = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "sleep"
     pairs = [(f"Review {i}:", f" a warm and lovely film, number {i}", f" a dull and boring film, number {i}")

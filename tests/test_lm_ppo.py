@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from rlhf_utils import lm_ppo
+from rlhf_utils import generation, lm_ppo, lm_task
 from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.pretraining import train_byte_level_bpe
 
@@ -23,7 +23,7 @@ def make_trainer(tokenizer, reward_fn, dropout: float = 0.0, **overrides) -> lm_
                     kl_coef=0.01, adaptive_kl=False, anneal_lr=False)
     settings.update(overrides)
     lm = tiny_lm(tokenizer, dropout)
-    return lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), lm_ppo.frozen_copy(lm), tokenizer, reward_fn,
+    return lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), generation.frozen_copy(lm), tokenizer, reward_fn,
                                lm_ppo.LMPPOConfig(**settings))
 
 
@@ -31,7 +31,7 @@ def target_tokens_reward(token_ids: list[int]):
     """A toy reward: how many response tokens belong to a small target set."""
     targets = torch.tensor(token_ids)
 
-    def reward(samples: lm_ppo.Samples) -> torch.Tensor:
+    def reward(samples: generation.Samples) -> torch.Tensor:
         return torch.isin(samples.response_ids, targets).float().sum(-1)
     return reward
 
@@ -54,15 +54,15 @@ def test_kl_to_itself_is_zero_at_step_zero(tokenizer):
 def test_padding_does_not_change_logprobs(tokenizer):
     lm = tiny_lm(tokenizer)
     torch.manual_seed(1)
-    alone = lm_ppo.sample(lm, tokenizer, ["This movie"], response_length=6)
+    alone = generation.sample(lm, tokenizer, ["This movie"], response_length=6)
     # the same prompt and response, once alone and once left-padded next to a longer prompt
-    batch = lm_ppo.sample(lm, tokenizer, ["This movie", "A wonderful cast in a forgettable plot"], response_length=6)
+    batch = generation.sample(lm, tokenizer, ["This movie", "A wonderful cast in a forgettable plot"], response_length=6)
     batch.response_ids[0] = alone.response_ids[0]
     assert batch.query_mask[0].eq(0).any(), "the short prompt should be left-padded"
-    forbidden = lm_ppo.forbidden_token_ids(tokenizer)
+    forbidden = generation.forbidden_token_ids(tokenizer)
     with torch.no_grad():
-        torch.testing.assert_close(lm_ppo.response_logprobs(lm, alone, 1.0, forbidden)[0],
-                                   lm_ppo.response_logprobs(lm, batch, 1.0, forbidden)[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(generation.response_logprobs(lm, alone, 1.0, forbidden)[0],
+                                   generation.response_logprobs(lm, batch, 1.0, forbidden)[0], atol=1e-5, rtol=1e-5)
 
 
 def test_adaptive_kl_controller_moves_beta_the_right_way():
@@ -94,7 +94,7 @@ def test_empty_prompts_and_mismatched_tokenizer_are_clear_errors(tokenizer):
     big = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer) + 500, n_embd=16, n_layer=1, n_head=1,
                                      pad_token_id=tokenizer.pad_token_id))
     with pytest.raises(ModelTokenizerMismatchError):
-        lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(big), lm_ppo.frozen_copy(big), tokenizer,
+        lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(big), generation.frozen_copy(big), tokenizer,
                             lambda s: torch.zeros(1))
     assert other is not None
 
@@ -102,9 +102,9 @@ def test_empty_prompts_and_mismatched_tokenizer_are_clear_errors(tokenizer):
 def test_sample_pairs_gives_two_fixed_length_responses_per_prompt(tokenizer):
     torch.manual_seed(0)
     prompts = PROMPTS[:3] * 2
-    responses_a, responses_b, samples = lm_ppo.sample_pairs(tiny_lm(tokenizer), tokenizer, prompts, batch_size=4,
+    responses_a, responses_b, samples = generation.sample_pairs(tiny_lm(tokenizer), tokenizer, prompts, batch_size=4,
                                                             progress=False)
     assert len(responses_a) == len(responses_b) == len(prompts)
     assert [s.response_ids.shape[0] for s in samples] == [4, 2, 4, 2]  # the A batches, then the B batches
-    assert all(s.response_ids.shape[1] == lm_ppo.RESPONSE_LENGTH for s in samples)
+    assert all(s.response_ids.shape[1] == lm_task.RESPONSE_LENGTH for s in samples)
     assert responses_a != responses_b  # independent draws

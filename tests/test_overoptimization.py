@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlhf_utils.feedback import SIMULATED, FeedbackStore, LabellingSession, SimulatedLabeller, preference_pairs
+from rlhf_utils.feedback import LabellingSession, SimulatedLabeller, preference_pairs
+from rlhf_utils.feedback_store import FeedbackStore, SIMULATED
 from rlhf_utils.overoptimization import labels_by_model, peak_then_drop
 
 
@@ -68,7 +69,7 @@ def tiny_setup(tmp_path, monkeypatch):
 def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone(tiny_setup):
     import torch
 
-    from rlhf_utils import lm_ppo
+    from rlhf_utils import generation
     from rlhf_utils.feedback import PreferencePair
     from rlhf_utils.overoptimization import pair_accuracy, updated_reward_model
     from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
@@ -80,7 +81,7 @@ def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone
     pairs = [PreferencePair(p, " good good fun", " bad bad dull", 1.0) for p in PROMPTS] * 4
     lm = tiny_lm(tiny_setup["tokenizer"])
     torch.manual_seed(0)
-    calibration = lm_ppo.sample(lm, tiny_setup["tokenizer"], PROMPTS * 4)
+    calibration = generation.sample(lm, tiny_setup["tokenizer"], PROMPTS * 4)
     new = updated_reward_model(rm, pairs, calibration, RewardTrainingConfig(epochs=3, learning_rate=1e-2), progress=False)
     assert all(torch.equal(before[k], v) for k, v in rm.model.state_dict().items())  # the old model is untouched
     gap = new.score_texts(PROMPTS, [" good good fun"] * 5) - new.score_texts(PROMPTS, [" bad bad dull"] * 5)

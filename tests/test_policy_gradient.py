@@ -12,7 +12,7 @@ from rlhf_utils.policy_gradient import (
     ReinforceResult,
     discounted_returns,
     episode_weights,
-    evaluate_policy,
+    evaluation_returns,
     reinforce_loss,
     reward_to_go,
     scale_by_rms,
@@ -174,9 +174,9 @@ def test_train_reinforce_same_seed_same_result():
 def test_evaluate_policy_is_repeatable():
     torch.manual_seed(0)
     policy = PolicyNet(4, 2)
-    scores = evaluate_policy(policy, n_episodes=3, seed=7)
+    scores = evaluation_returns(policy, n_episodes=3, seed=7)
     assert len(scores) == 3 and all(1 <= s <= 500 for s in scores)
-    assert evaluate_policy(policy, n_episodes=3, seed=7) == scores  # greedy + fixed seeds: deterministic
+    assert evaluation_returns(policy, n_episodes=3, seed=7) == scores  # greedy + fixed seeds: deterministic
 
 
 # --- plotting -------------------------------------------------------------------------------------

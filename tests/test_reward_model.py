@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from rlhf_utils import lm_ppo
+from rlhf_utils import generation, lm_ppo, trl_trainers
 from rlhf_utils import reward_model as rmod
-from rlhf_utils.feedback import LabelRecord, PreferencePair
+from rlhf_utils.feedback import PreferencePair
+from rlhf_utils.feedback_store import LabelRecord
 from rlhf_utils.lm_task import encode_prompts
 from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.paths import REPO_ROOT
@@ -47,12 +48,12 @@ def rm(tokenizer):
     return rmod.init_reward_model(tiny_lm(tokenizer), tokenizer, seed=0)
 
 
-def samples_of(tokenizer, prompts, responses) -> lm_ppo.Samples:
+def samples_of(tokenizer, prompts, responses) -> generation.Samples:
     """PPO samples whose responses are the given texts (all of the same token length)."""
     rows = [tokenizer(r, add_special_tokens=False)["input_ids"] for r in responses]
     assert len({len(r) for r in rows}) == 1, f"responses must have equal token lengths, got {[len(r) for r in rows]}"
     query_ids, query_mask = encode_prompts(tokenizer, prompts)
-    return lm_ppo.Samples(list(prompts), list(responses), query_ids, query_mask, torch.tensor(rows))
+    return generation.Samples(list(prompts), list(responses), query_ids, query_mask, torch.tensor(rows))
 
 
 # ------------------------------------------------------------------ Bradley-Terry
@@ -90,8 +91,8 @@ def test_scratch_trl_and_ppo_paths_give_the_same_reward(rm, tokenizer, tmp_path)
     scratch = rm.score_texts(PROMPTS, RESPONSES, raw=True)
     # 2. TRL's own tokenisation and collation, scored by its own compute_loss
     pairs = [PreferencePair(p, r, RESPONSES[(i + 1) % 4]) for i, (p, r) in enumerate(zip(PROMPTS, RESPONSES))]
-    args = rmod.reward_config(rmod.RewardTrainingConfig(batch_size=4), tmp_path, max_length=64, progress=False)
-    trainer = RewardTrainer(model=rm.model, args=args, train_dataset=rmod.reward_trainer_dataset(pairs),
+    args = trl_trainers.reward_config(rmod.RewardTrainingConfig(batch_size=4), tmp_path, max_length=64, progress=False)
+    trainer = RewardTrainer(model=rm.model, args=args, train_dataset=trl_trainers.preference_dataset(pairs),
                             processing_class=tokenizer)
     trl_ids = [trainer.train_dataset[i]["chosen_ids"] for i in range(4)]
     assert trl_ids == text_ids, "TRL must tokenise '<eos> prompt response <eos>' exactly as encode_for_reward"
@@ -117,7 +118,7 @@ def test_scratch_trl_and_ppo_paths_give_the_same_reward(rm, tokenizer, tmp_path)
 def test_a_reward_model_is_a_reward_function_for_lm_ppo(rm, tokenizer):
     lm = tiny_lm(tokenizer, seed=1)
     config = lm_ppo.LMPPOConfig(response_length=6, batch_size=8, minibatch_size=4, ppo_epochs=1)
-    trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), lm_ppo.frozen_copy(lm), tokenizer, rm.score_samples,
+    trainer = lm_ppo.LMPPOTrainer(lm_ppo.PolicyWithValueHead(lm), generation.frozen_copy(lm), tokenizer, rm.score_samples,
                                   config)
     metrics = trainer.step(PROMPTS * 2)
     samples = trainer.last_rollout.samples
@@ -181,7 +182,7 @@ def test_init_leaves_the_base_model_untouched(tokenizer):
 def test_calibration_gives_mean_zero_std_one_on_its_samples(rm, tokenizer):
     lm = tiny_lm(tokenizer, seed=1)
     torch.manual_seed(0)
-    batches = [lm_ppo.sample(lm, tokenizer, PROMPTS * 4, response_length=8) for _ in range(2)]
+    batches = [generation.sample(lm, tokenizer, PROMPTS * 4, response_length=8) for _ in range(2)]
     stats = rm.calibrate(batches)
     scores = torch.cat([rm.score_samples(b) for b in batches])
     assert stats["n"] == 32
@@ -214,7 +215,7 @@ def test_loading_a_folder_without_a_reward_model_says_how_to_build_one(tmp_path)
 def test_samples_from_a_model_with_another_tokenizer_are_refused(rm, tokenizer):
     other = train_byte_level_bpe([t.upper() for t in TEXTS], vocab_size=300)
     policy = tiny_lm(other)
-    samples = lm_ppo.sample(policy, other, PROMPTS, response_length=6)
+    samples = generation.sample(policy, other, PROMPTS, response_length=6)
     with pytest.raises(rmod.RewardModelTokenizerError, match="another tokenizer") as err:
         rm.score_samples(samples)
     assert isinstance(err.value, ModelTokenizerMismatchError)
@@ -271,7 +272,7 @@ def test_training_learns_a_separable_preference(tokenizer, method):
         history = rmod.train_reward_model(rm, train, valid_pairs=held_out, config=config, progress=False)
         assert len(history) == 30 and "valid_accuracy" in history[-1]
     else:
-        history = rmod.train_with_trl(rm, train, config=config, progress=False)
+        history = trl_trainers.train_reward_model_with_trl(rm, train, config=config, progress=False)
         assert history[-1]["step"] == 30
     after = rmod.evaluate_pairs(rm, held_out)
     losses = [h["loss"] for h in history if "loss" in h]
@@ -285,7 +286,7 @@ def test_trainable_layers_freezes_the_lower_layers_during_training_only(tokenize
     rm = rmod.init_reward_model(tiny_lm(tokenizer), tokenizer)
     before = {k: v.clone() for k, v in rm.model.state_dict().items()}
     config = rmod.RewardTrainingConfig(epochs=1, batch_size=8, learning_rate=1e-2, trainable_layers=1)
-    train = {"scratch": rmod.train_reward_model, "trl": rmod.train_with_trl}[method]
+    train = {"scratch": rmod.train_reward_model, "trl": trl_trainers.train_reward_model_with_trl}[method]
     train(rm, toy_pairs(16, seed=2), config=config, progress=False)
     after = rm.model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}

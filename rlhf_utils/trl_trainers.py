@@ -1,0 +1,271 @@
+"""TRL's trainers on the course's task: the one place where the course hands work to TRL.
+
+Notebooks 04 and 06 and the scripts train the same things two ways, from scratch and with TRL. For
+the two to be comparable, every TRL run here follows three rules, each written once:
+
+- **CPU arguments** (:func:`cpu_arguments`): TRL's defaults suit a GPU cluster - bf16, gradient
+  checkpointing (transformers 5 calls it ``activation_checkpointing``), checkpoints, experiment
+  trackers. A small model on a CPU wants none of them, and a course must not write or send anything.
+- **The prompt rule** (:func:`with_prompt_rule`): every rollout of the course is ``<|endoftext|> prompt``
+  followed by the response. TRL tokenises the text it is given, so the prompt it sees starts with
+  the end-of-text string (a single special token).
+- **Dataset conversion**: preference pairs to TRL's ``prompt/chosen/rejected`` format
+  (:func:`preference_dataset`, ties left out: TRL has no tie target), best-of-N samples to
+  ``prompt/completion`` (:func:`prompt_completion_dataset`), prompts to a ``prompt`` column
+  (:func:`prompt_dataset`).
+
+The trainers: ``RewardTrainer`` (notebook 04, :func:`train_reward_model_with_trl`), ``DPOTrainer``
+and ``SFTTrainer`` (notebook 06, :func:`train_dpo_with_trl`, :func:`rejection_sampling_finetune`),
+and the online ``RLOOTrainer``/``GRPOTrainer`` (notebook 06 and the benchmark, :func:`rl_config`,
+:func:`rl_trainer`). RLOO (Ahmadian et al. 2024) and GRPO (Shao et al. 2024) both replace PPO's
+value head by a *group baseline*: ``num_generations`` responses per prompt, each judged against the
+others'. RLOO puts β·KL into the reward; GRPO adds β·KL (the k3 estimator) to the loss. For them the
+task's other rules are set too: fixed-length responses (end-of-text and pad suppressed,
+``min_new_tokens`` = the response length), the course temperature without top-k/top-p, dropout off,
+β > 0, and the reward model's score of the decoded text as the reward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .dpo import DPOTrainingConfig
+from .feedback import PreferencePair
+from .lm_task import END_OF_TEXT, RESPONSE_LENGTH, TEMPERATURE
+from .reward_model import RewardModel, RewardTrainingConfig, only_top_layers_trainable
+
+Kind = Literal["rloo", "grpo"]
+
+
+# ============================================================================ the three rules
+def cpu_arguments(*, use_cpu: bool = True, progress: bool = False) -> dict[str, Any]:
+    """The arguments every TRL config of the course sets, whatever the trainer (see the module docstring)."""
+    return dict(use_cpu=use_cpu, bf16=False, fp16=False, activation_checkpointing=False, save_strategy="no",
+                report_to=[], disable_tqdm=not progress, dataloader_num_workers=0)
+
+
+def with_prompt_rule(prompt: str, eos_token: str = END_OF_TEXT) -> str:
+    """``<|endoftext|> prompt``: the context every response of the course is sampled and scored in."""
+    return prompt if prompt.startswith(eos_token) else eos_token + prompt
+
+
+def preference_dataset(pairs: Sequence[PreferencePair], eos_token: str = END_OF_TEXT):
+    """TRL's ``prompt/chosen/rejected`` dataset from preference pairs, prompts under the prompt rule.
+
+    Pairs with a tie target (0.5) are left out. ``RewardTrainer`` then appends an end-of-text token to
+    each response and tokenises prompt + response in one piece, which gives exactly
+    :func:`rlhf_utils.reward_model.encode_for_reward`.
+    """
+    from datasets import Dataset
+
+    kept = [p for p in pairs if p.target == 1.0]
+    return Dataset.from_dict({"prompt": [with_prompt_rule(p.prompt, eos_token) for p in kept],
+                              "chosen": [p.chosen for p in kept], "rejected": [p.rejected for p in kept]})
+
+
+def prompt_completion_dataset(prompts: Sequence[str], completions: Sequence[str]):
+    """TRL's ``prompt/completion`` format (supervised fine-tuning), prompts under the prompt rule."""
+    from datasets import Dataset
+
+    if len(prompts) != len(completions) or not prompts:
+        raise ValueError("supervised fine-tuning needs one completion per prompt, and at least one prompt")
+    return Dataset.from_dict({"prompt": [with_prompt_rule(p) for p in prompts], "completion": list(completions)})
+
+
+def prompt_dataset(prompts: Sequence[str]):
+    """A ``datasets.Dataset`` with one ``prompt`` column, under the prompt rule (online RL trainers)."""
+    from datasets import Dataset
+
+    if not prompts:
+        raise ValueError("The prompt list is empty: pass lm_task.load_prompts('train').")
+    return Dataset.from_dict({"prompt": [with_prompt_rule(p) for p in prompts]})
+
+
+@contextlib.contextmanager
+def _datasets_progress_bars_off() -> Iterator[None]:
+    import datasets
+
+    was_enabled = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def _quiet(trainer, progress: bool) -> None:
+    from transformers import PrinterCallback
+
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # without a progress bar, Trainer prints every log line
+
+
+# ============================================================================ reward model (notebook 04)
+def reward_config(config: RewardTrainingConfig, output_dir: str, max_length: int | None, use_cpu: bool = True,
+                  progress: bool = True):
+    """TRL ``RewardConfig`` with the from-scratch loop's hyperparameters (``reward_model.train_reward_model``)."""
+    from trl import RewardConfig
+
+    return RewardConfig(
+        output_dir=str(output_dir), num_train_epochs=config.epochs, per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate, lr_scheduler_type="linear", warmup_steps=0,
+        weight_decay=config.weight_decay, max_grad_norm=config.max_grad_norm or 0.0, seed=config.seed,
+        disable_dropout=config.dropout_off, max_length=max_length, logging_steps=1,
+        **cpu_arguments(use_cpu=use_cpu, progress=progress),
+    )
+
+
+def train_reward_model_with_trl(rm: RewardModel, train_pairs: Sequence[PreferencePair],
+                                config: RewardTrainingConfig | None = None, progress: bool = True) -> list[dict[str, float]]:
+    """Train ``rm`` in place with TRL's ``RewardTrainer`` (same data, same rule, same hyperparameters).
+
+    Returns TRL's log history (one entry per step with ``loss``, ``accuracy``, ``margin`` ..., and a
+    final summary with ``train_runtime``).
+    """
+    from trl import RewardTrainer
+
+    cfg = config or RewardTrainingConfig()
+    dataset = preference_dataset(train_pairs, rm.tokenizer.eos_token)
+    if len(dataset) == 0:
+        raise ValueError("No training pairs with a clear preference: TRL's RewardTrainer cannot learn from ties.")
+    max_length = getattr(rm.model.config, "n_positions", None)
+    quiet = contextlib.nullcontext() if progress else _datasets_progress_bars_off()
+    with tempfile.TemporaryDirectory(prefix="reward_trainer_") as tmp, quiet:
+        args = reward_config(cfg, tmp, max_length, use_cpu=rm.device.type == "cpu", progress=progress)
+        with only_top_layers_trainable(rm.model, cfg.trainable_layers):
+            trainer = RewardTrainer(model=rm.model, args=args, train_dataset=dataset, processing_class=rm.tokenizer)
+            _quiet(trainer, progress)
+            if len(trainer.train_dataset) < len(dataset):
+                warnings.warn(f"TRL dropped {len(dataset) - len(trainer.train_dataset)} pairs longer than "
+                              f"{max_length} tokens", stacklevel=2)
+            trainer.train()
+    rm.model.eval()
+    return list(trainer.state.log_history)
+
+
+# ============================================================================ DPO and rejection sampling (notebook 06)
+def train_dpo_with_trl(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                       pairs: Sequence[PreferencePair], config: DPOTrainingConfig | None = None,
+                       progress: bool = True) -> list[dict]:
+    """Train ``policy`` in place with TRL's ``DPOTrainer`` on the same pairs and hyperparameters as
+    :func:`rlhf_utils.dpo.train_dpo`.
+
+    Differences that remain by TRL's design: it appends an end-of-text token to each response (so
+    its sequence log-probs have one more term, a token the course's sampling never emits) and scores
+    at temperature 1 without the forbidden-token mask. Returns TRL's log history.
+    """
+    from trl import DPOConfig, DPOTrainer
+
+    cfg = config or DPOTrainingConfig()
+    dataset = preference_dataset(pairs)
+    if len(dataset) == 0:
+        raise ValueError("No preference pairs with a clear choice: DPO cannot learn from ties.")
+    with tempfile.TemporaryDirectory(prefix="dpo_trainer_") as tmp:
+        args = DPOConfig(
+            output_dir=tmp, beta=cfg.beta, learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
+            per_device_train_batch_size=cfg.batch_size, lr_scheduler_type="constant_with_warmup",
+            warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm or 0.0, weight_decay=0.0, seed=cfg.seed,
+            disable_dropout=True, max_length=getattr(policy.config, "n_positions", None), logging_steps=10,
+            **cpu_arguments(use_cpu=next(policy.parameters()).device.type == "cpu", progress=progress),
+        )
+        trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dataset, processing_class=tokenizer)
+        trainer.train()
+    policy.eval()
+    return list(trainer.state.log_history)
+
+
+def rejection_sampling_finetune(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+                                responses: Sequence[str], *,
+                                learning_rate: float = 5e-5, epochs: int = 2, batch_size: int = 16, seed: int = 0,
+                                progress: bool = True) -> list[dict]:
+    """Supervised fine-tuning of ``lm`` (in place) on best-of-N responses with TRL's ``SFTTrainer``.
+
+    The loss covers the completion only. TRL appends an end-of-text token to each completion; the
+    course's sampling never emits one (it is suppressed), so that token only moves probability mass
+    sampling ignores. Returns TRL's log history.
+    """
+    from trl import SFTConfig, SFTTrainer
+
+    with tempfile.TemporaryDirectory(prefix="rejection_sft_") as tmp:
+        args = SFTConfig(
+            output_dir=tmp, learning_rate=learning_rate, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
+            lr_scheduler_type="linear", warmup_steps=0, completion_only_loss=True,
+            max_length=getattr(lm.config, "n_positions", None), seed=seed, logging_steps=10,
+            **cpu_arguments(use_cpu=next(lm.parameters()).device.type == "cpu", progress=progress),
+        )
+        trainer = SFTTrainer(model=lm, args=args, train_dataset=prompt_completion_dataset(prompts, responses),
+                             processing_class=tokenizer)
+        trainer.train()
+    lm.eval()
+    return list(trainer.state.log_history)
+
+
+# ============================================================================ RLOO and GRPO (notebook 06, benchmark)
+def reward_function(rm: RewardModel) -> Callable[..., list[float]]:
+    """TRL's reward-function signature ``f(prompts, completions, **kwargs) -> list[float]`` on a reward model."""
+
+    def reward(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
+        plain = [p.removeprefix(END_OF_TEXT) for p in prompts]
+        return rm.score_texts(plain, list(completions)).tolist()
+
+    reward.__name__ = "reward_model"  # TRL logs each reward function by name
+    return reward
+
+
+def rl_config(kind: Kind, output_dir: str, tokenizer: PreTrainedTokenizerBase, *, learning_rate: float, beta: float,
+              batch_size: int = 32, num_generations: int = 4, max_steps: int = 100, seed: int = 0,
+              use_cpu: bool = True, **overrides: Any):
+    """An ``RLOOConfig`` or ``GRPOConfig`` for the course task (see the module docstring for why each setting).
+
+    ``batch_size`` responses per step = ``batch_size / num_generations`` prompts × ``num_generations``.
+    """
+    if beta <= 0:
+        raise ValueError("beta must be > 0: without the KL term the comparison with PPO is not on the same objective")
+    if batch_size % num_generations:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of num_generations ({num_generations})")
+    if kind == "rloo":
+        from trl import RLOOConfig as Config
+    elif kind == "grpo":
+        from trl import GRPOConfig as Config
+    else:
+        raise ValueError(f"kind must be 'rloo' or 'grpo', got {kind!r}")
+    settings = dict(
+        output_dir=output_dir, learning_rate=learning_rate, lr_scheduler_type="constant", warmup_steps=0,
+        per_device_train_batch_size=batch_size, num_generations=num_generations,
+        max_completion_length=RESPONSE_LENGTH, temperature=TEMPERATURE, top_p=1.0, top_k=0,
+        generation_kwargs={"suppress_tokens": [tokenizer.eos_token_id, tokenizer.pad_token_id],
+                           "min_new_tokens": RESPONSE_LENGTH},
+        beta=beta, disable_dropout=True, logging_steps=10, max_steps=max_steps, seed=seed,
+        **cpu_arguments(use_cpu=use_cpu),
+    )
+    settings.update(overrides)
+    return Config(**settings)
+
+
+def rl_trainer(kind: Kind, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rm: RewardModel,
+               prompts: Sequence[str], args, callbacks: Sequence[Any] = ()):
+    """An ``RLOOTrainer`` or ``GRPOTrainer`` training ``model`` (in place) against ``rm`` on ``prompts``."""
+    rm.check_tokenizer(tokenizer)
+    if kind == "rloo":
+        from trl import RLOOTrainer as Trainer
+    else:
+        from trl import GRPOTrainer as Trainer
+
+    trainer = Trainer(model=model, reward_funcs=reward_function(rm), args=args, train_dataset=prompt_dataset(prompts),
+                      processing_class=tokenizer, callbacks=list(callbacks))
+    _quiet(trainer, not args.disable_tqdm)
+    return trainer
+
+
+__all__ = [
+    "cpu_arguments", "preference_dataset", "prompt_completion_dataset", "prompt_dataset", "rejection_sampling_finetune",
+    "reward_config", "reward_function", "rl_config", "rl_trainer", "train_dpo_with_trl", "train_reward_model_with_trl",
+    "with_prompt_rule",
+]
