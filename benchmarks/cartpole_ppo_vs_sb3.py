@@ -13,13 +13,13 @@ the median over seeds with a bootstrap 95% confidence interval:
 
 Seeds default to 1000-1009: the defaults of ``rlhf_utils.cartpole_ppo.PPOConfig`` were tuned on
 seeds 0-9 only. Stable-Baselines3 is a benchmark-only dependency: ``pip install -r
-requirements-bench.txt``. Run: ``python benchmarks/cartpole_ppo_vs_sb3.py [--seeds 1000-1019]``.
+requirements-bench.txt``. Run: ``python benchmarks/cartpole_ppo_vs_sb3.py [--seeds 1000-1019]``;
+``--algos ours`` runs our side alone (no Stable-Baselines3 needed).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from rlhf_utils.cartpole_ppo import PPOConfig, first_step_reaching, train_ppo
+from rlhf_utils.results import results_file, write_results
 
 THRESHOLD, WINDOW = 475.0, 20
 EVAL_EPISODES, EVAL_SEED = 10, 123_456
@@ -128,7 +129,10 @@ def run_sb3(seed: int, total_steps: int) -> dict:
 def bootstrap_median(x: np.ndarray, rng: np.random.Generator, n: int) -> tuple[float, float, float]:
     """Median and percentile-bootstrap 95% interval (inf stands for 'never reached')."""
     samples = np.median(x[rng.integers(0, len(x), size=(n, len(x)))], axis=1)
-    return float(np.median(x)), float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
+    with np.errstate(invalid="ignore"):  # interpolating between two infs gives nan: the bound is inf, 'never'
+        bounds = np.percentile(samples, [2.5, 97.5])
+    low, high = np.where(np.isnan(bounds), np.inf, bounds)
+    return float(np.median(x)), float(low), float(high)
 
 
 def bootstrap_ratio(ours: np.ndarray, sb3: np.ndarray, rng: np.random.Generator, n: int) -> tuple[float, float, float]:
@@ -155,14 +159,23 @@ def parse_seeds(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
-def main() -> None:
+RUNNERS = {"ours": run_ours, "sb3": run_sb3}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Train every algorithm on every seed; returns every run and, per metric, the medians and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="1000-1009", help="e.g. 1000-1019 or 1000,1001,1002 (not 0-9: used for tuning)")
     parser.add_argument("--total-steps", type=int, default=ZOO_CARTPOLE["n_timesteps"])
     parser.add_argument("--bootstrap", type=int, default=10_000, help="bootstrap resamples")
+    parser.add_argument("--algos", default="ours,sb3",
+                        help="'ours' alone runs without Stable-Baselines3 installed (no comparison then)")
     parser.add_argument("--out", type=Path, default=None, help="also write every run as JSON here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     seeds = parse_seeds(args.seeds)
+    algos = args.algos.split(",")
+    if unknown := set(algos) - set(RUNNERS):
+        parser.error(f"--algos: unknown {sorted(unknown)}; choose from {sorted(RUNNERS)}")
     if set(seeds) & set(range(10)):
         print("note: seeds 0-9 were used to tune our PPO; a fair comparison uses others.")
 
@@ -170,19 +183,22 @@ def main() -> None:
     # one-time costs neither algorithm should pay inside its timing: the first torch optimizer
     # imports torch's compiler stack (seconds), and importing SB3
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=True)
-    import stable_baselines3
+    sb3_version = ""
+    if "sb3" in algos:
+        import stable_baselines3
 
-    print(f"torch {torch.__version__} (1 thread), gymnasium {gym.__version__}, stable-baselines3 "
-          f"{stable_baselines3.__version__}, python {platform.python_version()}, {platform.machine()}")
+        sb3_version = f", stable-baselines3 {stable_baselines3.__version__}"
+
+    print(f"torch {torch.__version__} (1 thread), gymnasium {gym.__version__}{sb3_version}, "
+          f"python {platform.python_version()}, {platform.machine()}")
     print(f"seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {args.total_steps:,} env steps each; target: mean of the "
           f"last {WINDOW} training episodes >= {THRESHOLD:.0f}\n")
     runs: list[dict] = []
     print("| seed | algo | steps to 475 | seconds to 475 | final eval (10 ep) | last-20 mean | total s |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for i, seed in enumerate(seeds):
-        order = (run_ours, run_sb3) if i % 2 == 0 else (run_sb3, run_ours)
-        for runner in order:
-            r = runner(seed, args.total_steps)
+        for algo in algos if i % 2 == 0 else algos[::-1]:  # alternate who goes first
+            r = RUNNERS[algo](seed, args.total_steps)
             r["seed"] = seed
             runs.append(r)
             steps = "never" if r["steps_to_475"] is None else f"{r['steps_to_475']:,}"
@@ -197,8 +213,11 @@ def main() -> None:
         return np.array([np.inf if v is None else v for v in values], dtype=float)
 
     print(f"\nMedian over {len(seeds)} seeds [bootstrap 95% CI]; 'never' = did not reach 475 within the budget.\n")
-    print("| metric | ours | SB3 (RL zoo) | ours / SB3 |")
-    print("|---|---:|---:|---:|")
+    compare = set(algos) == {"ours", "sb3"}
+    print("| metric | " + " | ".join({"ours": "ours", "sb3": "SB3 (RL zoo)"}[a] for a in algos)
+          + (" | ours / SB3 |" if compare else " |"))
+    print("|---|" + "---:|" * (len(algos) + compare))
+    summary: dict[str, dict] = {}
     for key, label, digits in [
         ("steps_to_475", "env steps to first reach 475", 0),
         ("seconds_to_475", "wall seconds to first reach 475", 1),
@@ -206,18 +225,23 @@ def main() -> None:
         ("final_train_mean_20", "final return (last 20 training episodes)", 1),
         ("wall_seconds_total", f"wall seconds for {args.total_steps:,} steps", 1),
     ]:
-        ours, sb3 = column("ours", key), column("sb3", key)
-        ratio = bootstrap_ratio(ours, sb3, rng, args.bootstrap)
-        print(f"| {label} | {fmt(bootstrap_median(ours, rng, args.bootstrap), digits)} | "
-              f"{fmt(bootstrap_median(sb3, rng, args.bootstrap), digits)} | {fmt(ratio, 2)} |")
-    for algo in ("ours", "sb3"):
+        # the ratio draws from the shared generator first, then the medians: the order the published intervals used
+        ratio = bootstrap_ratio(column("ours", key), column("sb3", key), rng, args.bootstrap) if compare else None
+        summary[key] = {a: bootstrap_median(column(a, key), rng, args.bootstrap) for a in algos}
+        cells = [fmt(summary[key][a], digits) for a in algos]
+        if ratio is not None:
+            summary[key]["ours / sb3"] = ratio
+            cells.append(fmt(ratio, 2))
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    for algo in algos:
         reached = int(np.isfinite(column(algo, "steps_to_475")).sum())
         print(f"\n{algo}: reached 475 on {reached}/{len(seeds)} seeds", end="")
     print()
+    output = results_file(__file__, args, seeds=seeds, total_steps=args.total_steps, runs=runs)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"seeds": seeds, "total_steps": args.total_steps, "runs": runs}, indent=1))
+        write_results(args.out, output)
         print(f"runs written to {args.out}")
+    return {**output, "summary": summary}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Time one PPO iteration on the course GPT-2: the size check of the base model (notebook 03's issue).
+"""Time one PPO iteration on the course GPT-2: is the base model small enough for notebook 05 on 2 CPU cores?
 
 One iteration = sample ``--batch`` continuations of ``RESPONSE_LENGTH`` tokens, score them, then the
 PPO update (``ppo_epochs`` passes over minibatches, forward and backward). The reward here is the gold
@@ -24,13 +24,15 @@ from rlhf_utils.models import base_model_source, load_base_model
 from rlhf_utils.profiles import get_profile
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Time the iterations; returns the median, min and max seconds of rollout, update and the whole iteration."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="base model folder (default: the course GPT-2)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=5, help="timed iterations (after one warm-up)")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--prompts-dir", type=Path, default=None, help="default: the shipped prompts")
+    args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -42,7 +44,7 @@ def main() -> None:
     config = lm_ppo.course_config(profile, batch_size=args.batch)
     trainer = lm_ppo.LMPPOTrainer(policy, ref, tokenizer, lambda s: torch.as_tensor(gold_scores(s.responses, s.prompts)),
                                   config, total_iterations=args.iterations + 1)
-    prompts = load_prompts("train")
+    prompts = load_prompts("train", args.prompts_dir)
     n_params = sum(p.numel() for p in lm.parameters())
     print(f"{source.name}: {n_params / 1e6:.2f}M parameters; batch {args.batch} x {RESPONSE_LENGTH} tokens, "
           f"{config.ppo_epochs} epochs of minibatch {config.minibatch_size}, {args.threads} threads")
@@ -59,8 +61,11 @@ def main() -> None:
             rollout_s.append(t1 - t0)
             update_s.append(t2 - t1)
     total = [a + b for a, b in zip(rollout_s, update_s, strict=True)]
+    timings = {}
     for name, values in [("rollout", rollout_s), ("update", update_s), ("iteration", total)]:
+        timings[name] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
         print(f"{name:>9}: median {statistics.median(values):.2f} s (min {min(values):.2f}, max {max(values):.2f})")
+    return timings
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -36,8 +34,8 @@ from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import REPO_ROOT
-from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
+from rlhf_utils.results import results_file, write_results
 from rlhf_utils.reward_model import load_reward_model
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "rlhf_ppo_vs_trl.json"
@@ -150,7 +148,8 @@ def time_to_reach(curve: list[dict], gold: float) -> float | None:
     return next((p["seconds"] for p in curve if p["gold"] >= gold), None)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Run every method within the budget; returns (and writes to ``--out``) every curve and the summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-minutes", type=float, default=6.0, help="training time per run")
     parser.add_argument("--eval-every", type=float, default=30.0, help="seconds of training between evaluations")
@@ -168,9 +167,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--base-model", type=Path, default=None)
     parser.add_argument("--reward-model", type=Path, default=None)
+    parser.add_argument("--prompts-dir", type=Path, default=None, help="default: the shipped prompts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.smoke:
         args.budget_minutes, args.eval_every, args.trl_lrs, args.eval_prompts = 0.2, 5.0, "1e-4", 8
         args.batch, args.samples_per_prompt = 8, 1
@@ -183,9 +183,9 @@ def main() -> None:
     base_folder = Path(args.base_model or base.name_or_path)
     rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model)
     ref = generation.frozen_copy(base)
-    prompts = load_prompts("train")
-    evaluator = Evaluator(ref, tokenizer, load_prompts("heldout")[: args.eval_prompts], rm.score_samples,
-                          args.eval_every, args.samples_per_prompt)
+    prompts = load_prompts("train", args.prompts_dir)
+    heldout = load_prompts("heldout", args.prompts_dir)[: args.eval_prompts]
+    evaluator = Evaluator(ref, tokenizer, heldout, rm.score_samples, args.eval_every, args.samples_per_prompt)
 
     runs: dict[str, list[dict]] = {}
     methods = args.methods.split(",")
@@ -217,13 +217,10 @@ def main() -> None:
             key = "" if name == "ours" else f" ({name})"
             summary[f"ours_seconds{key}"], summary[f"ratio{key}"] = ours, ratio
             print(f"  {name} reached it " + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "args": logged_args(args), "summary": summary, "runs": runs,
-        "machine": {"torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-                    "processor": platform.processor()},
-    }, indent=1) + "\n")
+    output = results_file(__file__, args, summary=summary, runs=runs)
+    write_results(args.out, output)
     print(f"wrote {args.out}")
+    return output
 
 
 if __name__ == "__main__":

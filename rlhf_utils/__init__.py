@@ -36,9 +36,14 @@ module                  notebook  concept
 reports its KL estimate with the evaluator's standard error.
 """
 
-from .exercises import check, check_value
-from .profiles import PROFILES, Profile, UnknownProfileError, get_profile
-from .runtime import CourseSetup, setup
+# Before anything imports a Hugging Face library: they read their offline switches at import.
+from .profiles import profile_at_import as _profile_at_import, use_network as _use_network
+
+_use_network(_profile_at_import())
+
+from .exercises import check, check_value  # noqa: E402
+from .profiles import PROFILES, Profile, UnknownProfileError, get_profile  # noqa: E402
+from .runtime import CourseSetup, setup  # noqa: E402
 
 PIPELINE = (
     "profiles", "paths", "runtime", "exercises", "plotting", "policy_gradient", "ppo", "cartpole_ppo",

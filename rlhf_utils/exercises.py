@@ -25,13 +25,24 @@ def _to_numpy(x: Any) -> np.ndarray | None:
     return None
 
 
+SHOWN_VALUES = 20
+"""An array is shown by its shape and at most this many leading values (a 3000x3000 answer stays short)."""
+
+
+def _values(values: np.ndarray) -> str:
+    def rounded(v: np.ndarray) -> list:
+        return v.tolist() if v.dtype == bool else np.round(v, 4).tolist()
+
+    if values.size <= SHOWN_VALUES:
+        return str(rounded(values))
+    return f"first values {rounded(values.reshape(-1)[:SHOWN_VALUES])} ... ({values.size - SHOWN_VALUES} more)"
+
+
 def _short(x: Any, limit: int = 200) -> str:
     if isinstance(x, torch.Tensor):
-        values = x.detach().cpu().numpy()
-        shown = values.tolist() if values.dtype == bool else values.round(4).tolist()
-        text = f"tensor(shape={tuple(x.shape)}, dtype={x.dtype}) {shown}"
+        text = f"tensor(shape={tuple(x.shape)}, dtype={x.dtype}) {_values(x.detach().cpu().numpy())}"
     elif isinstance(x, np.ndarray):
-        text = f"array(shape={x.shape}) {x.tolist() if x.dtype == bool else np.round(x, 4).tolist()}"
+        text = f"array(shape={x.shape}) {_values(x)}"
     else:
         text = repr(x)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -129,6 +140,10 @@ def check(
             got = fn(*_clone(args), **_clone(kwargs))
         except NotImplementedError:
             print(f"{FAIL} {label}: not implemented yet - fill in the cell above and run it again.")
+            return False
+        except SystemExit as exc:  # sys.exit()/exit() in the learner's code would end the checker (or the kernel)
+            print(f"{FAIL} {label}: case {number} called sys.exit({exc.code!r}); return a value instead of exiting.\n"
+                  f"   inputs: {_describe(args, kwargs)}")
             return False
         except Exception as exc:  # the learner's bug: report it, never a bare traceback
             frame = traceback.extract_tb(exc.__traceback__)[-1]

@@ -13,6 +13,7 @@ out of every agreement measure.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .feedback_store import SIMULATED, Choice, FeedbackStore, LabelRecord, Retraction, pair_id
-from .gold import gold_score
+from .gold import check_criterion, gold_score
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class QueueItem:
         return (self.pair.pair_id, self.is_repeat)
 
 
+class StaleLabelError(RuntimeError):
+    """A judgement of a pair the session is no longer showing (a double-click, a second widget): not saved."""
+
+
 class LabellingSession:
     """Walks a labeller through pairs, writing every judgement to a :class:`FeedbackStore` at once.
 
@@ -61,7 +66,8 @@ class LabellingSession:
     by ``model``. Pairs this labeller already judged in the store are not shown again, so a new
     session on the same file resumes where the last one stopped. ``repeats`` pairs, chosen at
     random, are shown a second time later on with A and B swapped (recorded with
-    ``is_repeat=True``, not announced to the labeller), to measure self-agreement.
+    ``is_repeat=True``, not announced to the labeller), to measure self-agreement. Every label records
+    the session's ``criterion``; a pair judged under another criterion is shown again.
     """
 
     def __init__(
@@ -73,10 +79,12 @@ class LabellingSession:
         labeller: str,
         repeats: int = 0,
         seed: int = 0,
+        criterion: str = "positive",
     ) -> None:
         if not labeller or not isinstance(labeller, str):
             raise ValueError("labeller must be a non-empty name (a person's name, or 'simulated')")
         self.store, self.model, self.labeller = store, model, labeller
+        self.criterion = check_criterion(criterion)
         unique: dict[str, ComparisonPair] = {}
         for item in pairs:
             pair = item if isinstance(item, ComparisonPair) else ComparisonPair(*_as_triple(item), model=model)
@@ -89,10 +97,9 @@ class LabellingSession:
             first = next(i for i, it in enumerate(items) if it.key == (pair.pair_id, False))
             items.insert(rng.randint(first + 1, len(items)), QueueItem(pair.swapped(), is_repeat=True))
         self.total = len(items)
-        done = {(r.pair_id, r.is_repeat) for r in store.labels(labeller)}
+        done = {(r.pair_id, r.is_repeat) for r in store.labels(labeller) if r.criterion == self.criterion}
         self._queue = [it for it in items if it.key not in done]
-        self._keys = {it.key for it in items}
-        self._shown_at: float | None = None
+        self._made: list[tuple[LabelRecord, QueueItem]] = []  # this session's labels, for undo
 
     @property
     def current(self) -> QueueItem | None:
@@ -107,11 +114,27 @@ class LabellingSession:
     def remaining(self) -> int:
         return len(self._queue)
 
-    def label(self, choice: Choice, rating: int | None = None, response_time_s: float | None = None) -> LabelRecord:
-        """Record a judgement of the current pair (written to disk before this returns) and move on."""
+    def label(
+        self,
+        choice: Choice,
+        rating: int | None = None,
+        response_time_s: float | None = None,
+        *,
+        shown: tuple[str, bool] | None = None,
+    ) -> LabelRecord:
+        """Record a judgement of the current pair (written to disk before this returns) and move on.
+
+        ``shown`` is the :attr:`QueueItem.key` of the pair the person saw (the widget passes it): when
+        the session has moved on since, nothing is saved and :class:`StaleLabelError` is raised.
+        """
         item = self.current
         if item is None:
             raise RuntimeError("every pair of this session is labelled; nothing to label")
+        if shown is not None and shown != item.key:
+            raise StaleLabelError(
+                "that click was for a pair this session has already moved past (a double-click, or another "
+                "widget on the same session); it was not saved. The pair to judge now is shown."
+            )
         if response_time_s is not None and (not math.isfinite(response_time_s) or response_time_s < 0):
             raise ValueError(f"response_time_s must be a finite number >= 0, got {response_time_s!r}")
         record = LabelRecord(
@@ -122,31 +145,34 @@ class LabellingSession:
             rating=rating,
             labeller=self.labeller,
             model=item.pair.model,
+            criterion=self.criterion,
             is_repeat=item.is_repeat,
             response_time_s=response_time_s,
         )
         self.store.append(record)
-        self._queue.pop(0)
+        self._made.append((record, self._queue.pop(0)))
         return record
 
     def undo(self) -> Retraction | None:
-        """Retract this labeller's latest label (even one from an earlier session) and show it again.
+        """Retract the latest label made in *this* session and show its pair again.
 
-        Returns the retraction, or ``None`` when there is nothing to undo.
+        Labels from earlier sessions (an earlier round, another kernel) are never touched. Returns the
+        retraction, or ``None`` when this session has nothing left to undo.
         """
-        labels = self.store.labels(self.labeller)
-        if not labels:
+        active = {r.record_id for r in self.store.labels(self.labeller)}
+        while self._made and self._made[-1][0].record_id not in active:
+            self._made.pop()  # already retracted elsewhere (another session on the file)
+        if not self._made:
             return None
-        last = labels[-1]
-        retraction = self.store.retract(last)
-        item = QueueItem(ComparisonPair(last.prompt, last.response_a, last.response_b, last.model), last.is_repeat)
-        if item.key in self._keys:
-            self._queue.insert(0, item)
+        record, item = self._made[-1]
+        retraction = self.store.retract(record)
+        self._made.pop()
+        self._queue.insert(0, item)
         return retraction
 
 
 def _as_triple(item: Sequence[str]) -> tuple[str, str, str]:
-    if len(item) != 3 or not all(isinstance(x, str) for x in item):
+    if not isinstance(item, Sequence) or isinstance(item, str | bytes) or len(item) != 3 or not all(isinstance(x, str) for x in item):
         raise ValueError(f"a pair is (prompt, response_a, response_b), three strings; got {item!r}")
     return item[0], item[1], item[2]
 
@@ -171,12 +197,16 @@ class SimulatedLabeller:
     rate: bool = True
     seed: int = 0
     name: str = SIMULATED
-    score: Callable[[str, str], float] = gold_score
-    """``score(response, prompt)``: the hidden preference; the gold score by default."""
+    criterion: str = "positive"
+    """Which named criterion's gold score this person follows (``positive`` or ``negative``)."""
+    score: Callable[[str, str], float] | None = None
+    """``score(response, prompt)``: the hidden preference; by default the gold score of ``criterion``."""
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.score is None:
+            self.score = functools.partial(gold_score, criterion=check_criterion(self.criterion, named=True))
         self._rng = random.Random(self.seed)
 
     def judge(self, pair: ComparisonPair) -> tuple[Choice, int | None]:
@@ -205,7 +235,7 @@ class SimulatedLabeller:
         session (pairs already judged are skipped), and return this labeller's labels of exactly these
         pairs (the store may hold others, from earlier runs)."""
         pairs = [_as_triple(p) for p in pairs]
-        self.label(LabellingSession(store, pairs, model=model, labeller=self.name))
+        self.label(LabellingSession(store, pairs, model=model, labeller=self.name, criterion=self.criterion))
         ids = {pair_id(*p, model) for p in pairs}
         return [r for r in store.labels(self.name) if r.pair_id in ids]
 
@@ -278,13 +308,16 @@ def agreement_with_gold(
     labels: Iterable[LabelRecord],
     *,
     tie_margin: float = SimulatedLabeller.tie_margin,
-    score: Callable[[str, str], float] = gold_score,
+    criterion: str = "positive",
+    score: Callable[[str, str], float] | None = None,
 ) -> Agreement:
-    """Share of A/B judgements that pick the response with the higher gold score.
+    """Share of A/B judgements that pick the response with the higher gold score of ``criterion``.
 
     Pairs whose gold scores are within ``tie_margin`` (gold ties) and judgements that are ties or
-    skips are left out. Repeats count like any other judgement.
+    skips are left out. Repeats count like any other judgement. ``score`` replaces the gold score.
     """
+    if score is None:
+        score = functools.partial(gold_score, criterion=check_criterion(criterion, named=True))
     agree = compared = ties = skipped = 0
     for r in labels:
         if r.choice == "skip":

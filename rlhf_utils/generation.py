@@ -83,6 +83,24 @@ def forbidden_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return sorted({i for i in (tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None})
 
 
+def check_fits(lm: PreTrainedModel, query_ids: torch.Tensor, query_mask: torch.Tensor, response_length: int) -> None:
+    """Raise ``ValueError`` unless the longest prompt plus the response fits the model's positions.
+
+    GPT-2 has learned position embeddings for ``n_positions`` tokens only; beyond them it fails with a
+    bare ``IndexError``. The message names the longest prompt (its index and token count) and the limit.
+    """
+    limit = getattr(lm.config, "n_positions", None) or getattr(lm.config, "max_position_embeddings", None)
+    if limit is None or query_ids.shape[1] + response_length <= limit:
+        return
+    lengths = query_mask.sum(-1)
+    longest = int(lengths.argmax())
+    raise ValueError(
+        f"Prompt {longest} is {int(lengths[longest])} tokens long (with <|endoftext|>); with a {response_length}-token "
+        f"response that is {query_ids.shape[1] + response_length} positions, but the model has {limit}. Shorten "
+        f"the prompts to at most {limit - response_length} tokens, or ask for a shorter response."
+    )
+
+
 # --------------------------------------------------------------------------- rollouts
 @dataclass
 class Samples:
@@ -122,10 +140,11 @@ def sample(
 ) -> Samples:
     """Sample one fixed-length response per prompt with pure temperature sampling (no top-k/top-p),
     end-of-text and pad suppressed, from left-padded prompts (position ids come from the mask)."""
-    was_training = lm.training
-    lm.eval()
     device = next(lm.parameters()).device
     query_ids, query_mask = encode_prompts(tokenizer, list(prompts), device)
+    check_fits(lm, query_ids, query_mask, response_length)
+    was_training = lm.training
+    lm.eval()
     out = lm.generate(
         input_ids=query_ids, attention_mask=query_mask, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
         max_new_tokens=response_length, min_new_tokens=response_length, suppress_tokens=forbidden_token_ids(tokenizer),
@@ -199,7 +218,7 @@ def response_logprobs(
 
 
 __all__ = [
-    "FORBIDDEN_LOGIT", "RewardFn", "Samples", "forbidden_token_ids", "frozen_copy", "perplexity", "position_ids",
+    "FORBIDDEN_LOGIT", "RewardFn", "Samples", "check_fits", "forbidden_token_ids", "frozen_copy", "perplexity", "position_ids",
     "response_logits", "response_logprobs", "sample", "sample_pairs", "temperature_probs", "token_logprobs", "top_k_probs",
     "top_p_probs",
 ]

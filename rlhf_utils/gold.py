@@ -1,4 +1,4 @@
-"""The hidden *gold* score: what a person who wants positive, enthusiastic reviews would prefer.
+"""The hidden *gold* score: what a person who wants positive, enthusiastic reviews would prefer (or its mirror).
 
 The course uses it twice: the simulated labeller turns it into noisy preferences (the "human" of
 ``rlhf_utils.feedback``), and every later notebook evaluates its policies by it. A reward model is
@@ -34,6 +34,13 @@ the sentiment, so repeating "great" can never raise it ("great great great love"
 neutral text although VADER alone gives it 0.96). In between, ``gold`` falls as ``d`` rises and
 rises with ``s`` (slope ``1 - d``).
 
+The mirror criterion ``negative`` (a person who wants scathing reviews) is ``(1 - d) * (-s) - d``: the same
+penalty, the opposite sentiment. A third criterion, ``own``, is whatever a learner writes down; it has no
+gold score (see :data:`CRITERIA`).
+
+Only the first :data:`MAX_CHARS` characters of the text are read (VADER is pure Python and slow on
+long texts; the course's responses are about 100 characters), so a huge input cannot stall a run.
+
 Not penalised: a response that stops mid-sentence. The RLHF policies write fixed-length
 continuations (24 tokens), so most responses end without punctuation; "truncated" here means
 *almost no words*, not "no full stop".
@@ -62,6 +69,9 @@ NGRAM_START, NGRAM_FULL = 0.10, 0.40
 """Share of word 3-grams that already occurred earlier in the text."""
 SYMBOL_START, SYMBOL_FULL = 0.30, 0.70
 """Share of whitespace tokens that contain no letter at all."""
+
+MAX_CHARS = 2000
+"""Characters of ``prompt + response`` (and of the response) the gold score reads; the rest is ignored."""
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
@@ -155,26 +165,76 @@ def degeneracy(text: str) -> Degeneracy:
     )
 
 
-def gold_score(response: str, prompt: str = "") -> float:
-    """The gold score ``(1 - d) * s - d`` of a response, in [-1, 1] (higher = preferred).
+def gold_score(response: str, prompt: str = "", criterion: str = "positive") -> float:
+    """The gold score of a response under a named criterion, in [-1, 1] (higher = preferred).
+
+    ``positive`` (the default): ``(1 - d) * s - d``; ``negative``, its mirror: ``(1 - d) * (-s) - d``.
+    Both keep the same degeneracy penalty, so neither can be gamed by repetition.
 
     A reader judges the whole review, so the sentiment ``s`` is taken on ``prompt + response``
     (a continuation is appended to its prompt as is, like the tokens it came from). The
     degeneracy ``d`` is measured on the ``response`` alone: the prompt is ours, not the model's,
     and must not hide an empty or repetitive response.
     """
-    s = sentiment(prompt + response)
-    d = degeneracy(response).total
-    return (1.0 - d) * s - d
+    sign = _SENTIMENT_SIGN.get(check_criterion(criterion, named=True))
+    s = sentiment((prompt + response)[:MAX_CHARS])
+    d = degeneracy(response[:MAX_CHARS]).total
+    return (1.0 - d) * sign * s - d
 
 
-def gold_scores(responses: Iterable[str], prompts: Iterable[str] | None = None) -> np.ndarray:
-    """``gold_score`` of every response (with its prompt, if given), as a float array.
+def gold_scores(responses: Iterable[str], prompts: Iterable[str] | None = None,
+                criterion: str = "positive") -> np.ndarray:
+    """``gold_score`` of every response (with its prompt, if given) under ``criterion``, as a float array.
 
     VADER is pure Python: about 0.2 ms per short text, so 1,000 responses take about 0.3 s.
     """
+    check_criterion(criterion, named=True)
     responses = list(responses)
     prompts = [""] * len(responses) if prompts is None else list(prompts)
     if len(prompts) != len(responses):
         raise ValueError(f"gold_scores got {len(responses)} responses but {len(prompts)} prompts")
-    return np.array([gold_score(r, p) for r, p in zip(responses, prompts, strict=True)], dtype=float)
+    return np.array([gold_score(r, p, criterion) for r, p in zip(responses, prompts, strict=True)], dtype=float)
+
+
+# ============================================================================ criteria
+CRITERIA = ("positive", "negative", "own")
+"""What a learner can prefer: the two *named* criteria have a gold score (and a simulated person who
+follows it); ``own`` is a criterion the learner writes in words, judged only by their own labels."""
+NAMED_CRITERIA = ("positive", "negative")
+_SENTIMENT_SIGN = {"positive": 1.0, "negative": -1.0}
+CRITERION_ENV_VAR = "RLHF_CRITERION"
+
+
+class UnknownCriterionError(ValueError):
+    """A criterion name that is not one of :data:`CRITERIA` (the message lists them)."""
+
+
+def check_criterion(criterion: object, named: bool = False) -> str:
+    """``criterion`` if it is a valid name (a named one, with a gold score, when ``named``), else a clear error."""
+    valid = NAMED_CRITERIA if named else CRITERIA
+    if criterion in valid:
+        return criterion  # type: ignore[return-value]
+    if criterion == "own" and named:
+        raise ValueError("The criterion 'own' has no gold score: only your own labels judge it. A gold score "
+                         f"exists for {', '.join(repr(c) for c in NAMED_CRITERIA)}.")
+    raise UnknownCriterionError(f"Unknown criterion {criterion!r}: use one of {', '.join(repr(c) for c in valid)} "
+                                f"(set it in the notebook's setup cell, or with {CRITERION_ENV_VAR}).")
+
+
+def choose_criterion(setting: str | None = None) -> str:
+    """The learner's criterion: the notebook's own ``setting`` wins, then ``RLHF_CRITERION``, then ``positive``."""
+    import os
+
+    value = setting if setting is not None else (os.environ.get(CRITERION_ENV_VAR, "").strip() or "positive")
+    return check_criterion(value)
+
+
+def gold_function(criterion: str = "positive"):
+    """``f(responses, prompts) -> gold scores`` for a named criterion: the evaluator's ``gold_fn``."""
+    check_criterion(criterion, named=True)
+
+    def scores(responses: Iterable[str], prompts: Iterable[str] | None = None) -> np.ndarray:
+        return gold_scores(responses, prompts, criterion)
+
+    scores.__name__ = f"gold_{criterion}"
+    return scores

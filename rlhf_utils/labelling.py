@@ -4,7 +4,12 @@ Built only from core ipywidgets (no custom front-end, nothing to build), so it r
 Jupyter Notebook, VS Code and Colab alike. Every button goes through the same
 :class:`rlhf_utils.feedback.LabellingSession` as the simulated labeller: ``session.label(...)``
 appends the record to the JSONL store (flushed and fsynced) before the next pair appears, and
-"Undo" appends a retraction and shows that pair again.
+"Undo" appends a retraction of this session's last label and shows that pair again.
+
+A click labels the pair it was shown with. Each pair gets its own choice buttons, bound to that
+pair's key: a second click of a double-click, or a click in a second widget on the same session,
+arrives from buttons of a pair the session has moved past, so it is refused (nothing is saved) and
+the widget shows the pair to judge now.
 
 Usage in a notebook::
 
@@ -20,7 +25,7 @@ import time
 
 import ipywidgets as widgets
 
-from .feedback import LabellingSession
+from .feedback import LabellingSession, StaleLabelError
 from .feedback_store import Choice
 
 DEFAULT_INSTRUCTIONS = (
@@ -81,13 +86,10 @@ class LabellingWidget(widgets.VBox):
             description="How much better:",
             style={"description_width": "initial", "button_width": "auto"},
         )
-        self.choice_buttons = []
-        for text, choice in BUTTONS.items():
-            button = widgets.Button(description=text, button_style="primary" if choice in ("A", "B") else "")
-            button.on_click(lambda _button, choice=choice: self._on_choice(choice))
-            self.choice_buttons.append(button)
+        self.choice_buttons: list[widgets.Button] = []  # the buttons of the pair shown now (see _refresh)
         self.undo_button = widgets.Button(description="Undo", icon="undo", button_style="warning")
         self.undo_button.on_click(lambda _button: self._on_undo())
+        self.buttons = widgets.HBox([self.undo_button])
         self.status = widgets.HTML()
 
         children = [
@@ -97,15 +99,21 @@ class LabellingWidget(widgets.VBox):
         ]
         if show_rating:
             children.append(self.rating)
-        children += [widgets.HBox([*self.choice_buttons, self.undo_button]), self.status]
+        children += [self.buttons, self.status]
         super().__init__(children)
         self._refresh()
 
     # ------------------------------------------------------------------ actions
-    def _on_choice(self, choice: Choice) -> None:
+    def _on_choice(self, choice: Choice, shown: tuple[str, bool] | None) -> None:
         rating = self.rating.value if choice in ("A", "B") else None
         try:
-            record = self.session.label(choice, rating, response_time_s=round(time.monotonic() - self._shown_at, 3))
+            record = self.session.label(
+                choice, rating, response_time_s=round(time.monotonic() - self._shown_at, 3), shown=shown
+            )
+        except StaleLabelError as err:
+            self._refresh(f"Not saved: {err}")
+            self.last_error = f"{type(err).__name__}: {err}"
+            return
         except Exception as err:  # shown to the learner: a callback's traceback would be invisible
             self._show_error(err)
             return
@@ -117,7 +125,7 @@ class LabellingWidget(widgets.VBox):
         except Exception as err:
             self._show_error(err)
             return
-        self._refresh("Nothing to undo." if retraction is None else "Undone: that pair is shown again.")
+        self._refresh("Nothing to undo in this session." if retraction is None else "Undone: that pair is shown again.")
 
     # ------------------------------------------------------------------ display
     def _show_error(self, err: Exception) -> None:
@@ -132,8 +140,7 @@ class LabellingWidget(widgets.VBox):
         self.rating.value = None
         item = s.current
         finished = item is None
-        for button in self.choice_buttons:
-            button.disabled = finished
+        self._new_choice_buttons(None if finished else item.key, disabled=finished)
         if finished:
             self.text_a.value = self.text_b.value = ""
             message = f"{message} All {s.total} pairs are labelled.".strip()
@@ -143,3 +150,17 @@ class LabellingWidget(widgets.VBox):
         where = html.escape(str(s.store.path))
         self.status.value = f"{html.escape(message)} <span style='color:#777'>Labels are saved to {where}</span>"
         self._shown_at = time.monotonic()
+
+    def _new_choice_buttons(self, shown: tuple[str, bool] | None, disabled: bool) -> None:
+        """Replace the choice buttons with new ones bound to the pair now shown (its key)."""
+        old = self.choice_buttons
+        self.choice_buttons = []
+        for text, choice in BUTTONS.items():
+            button = widgets.Button(
+                description=text, button_style="primary" if choice in ("A", "B") else "", disabled=disabled
+            )
+            button.on_click(lambda _button, choice=choice: self._on_choice(choice, shown))
+            self.choice_buttons.append(button)
+        self.buttons.children = (*self.choice_buttons, self.undo_button)
+        for button in old:
+            button.close()  # a click still in flight for the old pair is then dropped, never applied to the new one

@@ -100,6 +100,45 @@ class LMPPOConfig:
     seed: int = 0
     """Seeds prompt sampling and generation."""
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first setting that is out of range and what it may be.
+
+        Called when a config is made and again when a trainer starts (a field may have been changed).
+        """
+        def number(name: str) -> float:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+                raise ValueError(f"LMPPOConfig.{name} must be a finite number, got {value!r}")
+            return value
+
+        def count(name: str) -> int:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"LMPPOConfig.{name} must be a whole number >= 1, got {value!r}")
+            return value
+
+        for name in ("response_length", "batch_size", "minibatch_size", "ppo_epochs", "kl_horizon"):
+            count(name)
+        if self.batch_size % self.minibatch_size:
+            raise ValueError(f"LMPPOConfig.batch_size ({self.batch_size}) must be a multiple of minibatch_size "
+                             f"({self.minibatch_size}), so every minibatch has the same size.")
+        rules = {  # name: (test, what is allowed)
+            "temperature": (lambda v: v > 0, "> 0"), "learning_rate": (lambda v: v > 0, "> 0"),
+            "adam_eps": (lambda v: v > 0, "> 0"), "kl_target": (lambda v: v > 0, "> 0 (the controller divides by it)"),
+            "kl_coef": (lambda v: v >= 0, ">= 0"), "vf_coef": (lambda v: v >= 0, ">= 0"),
+            "entropy_coef": (lambda v: v >= 0, ">= 0"), "gamma": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+            "lam": (lambda v: 0 <= v <= 1, "in [0, 1]"), "sanity_tolerance": (lambda v: v > 0, "> 0"),
+        }
+        for name, (ok, allowed) in rules.items():
+            if not ok(number(name)):
+                raise ValueError(f"LMPPOConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
+        for name in ("max_grad_norm", "clip_eps", "value_clip_eps"):
+            if getattr(self, name) is not None and not number(name) > 0:
+                raise ValueError(f"LMPPOConfig.{name} must be > 0, or None to switch it off; got {getattr(self, name)!r}")
+
 
 def course_config(profile, **overrides) -> LMPPOConfig:
     """The course's PPO settings for a profile (notebook 05 and the scripts that reproduce its runs).
@@ -236,8 +275,7 @@ class LMPPOTrainer:
         gold_fn: Callable[[Sequence[str]], np.ndarray] | None = None,
     ):
         self.config = cfg = config or LMPPOConfig()
-        if cfg.batch_size % cfg.minibatch_size:
-            raise ValueError(f"batch_size ({cfg.batch_size}) must be a multiple of minibatch_size ({cfg.minibatch_size}).")
+        cfg.validate()
         check_model_tokenizer(policy.lm, tokenizer, "policy")
         check_model_tokenizer(ref_model, tokenizer, "reference model")
         self.policy, self.ref_model, self.tokenizer = policy, ref_model, tokenizer
@@ -263,7 +301,13 @@ class LMPPOTrainer:
         self.policy.eval()
         logprobs, values, _ = self._evaluate(samples)
         ref_logprobs = response_logprobs(self.ref_model, samples, cfg.temperature, self.forbidden)
-        scores = torch.as_tensor(self.reward_fn(samples), dtype=torch.float32, device=logprobs.device).reshape(-1)
+        scores = torch.as_tensor(self.reward_fn(samples), dtype=torch.float32, device=logprobs.device)
+        if scores.shape != (len(samples.responses),):
+            raise ValueError(
+                f"reward_fn must return one score per response, shape ({len(samples.responses)},); got shape "
+                f"{tuple(scores.shape)}. A single number or a (batch, tokens) tensor would be broadcast over "
+                "the batch and train on the wrong rewards."
+            )
         self._require_finite(scores=scores, logprobs=logprobs, ref_logprobs=ref_logprobs, values=values)
         if cfg.whiten_scores:
             scores = (scores - scores.mean()) / (scores.std() + 1e-8)

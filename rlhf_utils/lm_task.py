@@ -57,7 +57,15 @@ def load_prompts(split: str = "train", folder: Path | None = None, profile=None)
             f"Prompt set {path} is missing. It ships with the course; rebuild it with "
             "`python scripts/build_corpus.py`."
         )
-    prompts = json.loads(path.read_text())
+    try:
+        prompts = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"Prompt set {path} is not valid JSON ({err}); restore it with `git checkout -- "
+                         "data/prompts` or rebuild it with `python scripts/build_corpus.py`.") from None
+    if not isinstance(prompts, list) or not all(isinstance(p, str) and p.strip() for p in prompts):
+        found = type(prompts).__name__ if not isinstance(prompts, list) else "a list with an item that is not a non-empty string"
+        raise ValueError(f"Prompt set {path} must be a JSON list of non-empty strings, got {found}; restore it with "
+                         "`git checkout -- data/prompts` or rebuild it with `python scripts/build_corpus.py`.")
     if not prompts:
         raise ValueError(f"Prompt set {path} is empty; rebuild it with `python scripts/build_corpus.py`.")
     return prompts

@@ -24,6 +24,37 @@ class ModelTokenizerMismatchError(ValueError):
     """A tokenizer whose vocabulary does not fit the model it is used with."""
 
 
+class ModelFolderError(OSError):
+    """A local model folder that is empty, incomplete or corrupt (the message names it and the fix)."""
+
+
+TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))
+"""A GPT-2 tokenizer folder holds ``tokenizer.json``, or the older ``vocab.json`` + ``merges.txt``."""
+
+
+def _restore_hint(folder: Path) -> str:
+    if folder.resolve() == (MODELS_DIR / COURSE_MODEL_NAME).resolve():
+        return ("It ships with the course: restore it with `git checkout -- data/models` or rebuild it with "
+                "`python scripts/build_corpus.py && python scripts/train_course_gpt2.py`.")
+    return ("Save the model and its tokenizer there again (`model.save_pretrained(folder)` and "
+            "`tokenizer.save_pretrained(folder)`), or pass another folder.")
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """Raise :class:`ModelFolderError` unless ``folder`` holds a config, safetensors weights and a tokenizer."""
+    folder = Path(folder)
+    missing = []
+    if not (folder / "config.json").is_file():
+        missing.append("config.json")
+    if not any(folder.glob("*.safetensors")):
+        missing.append("model.safetensors")
+    if not any(all((folder / name).is_file() for name in names) for names in TOKENIZER_FILES):
+        missing.append("the tokenizer (tokenizer.json, or vocab.json and merges.txt)")
+    if missing:
+        raise ModelFolderError(f"The model folder {folder} is incomplete: {', '.join(missing)} missing. "
+                               + _restore_hint(folder))
+
+
 def base_model_source(profile: Profile | str | None = None) -> str:
     """Where the profile's base model comes from: a local folder (quick) or a hub id (full).
 
@@ -68,7 +99,7 @@ def load_base_model(
     The quick profile reads only local files (``local_files_only=True``); a missing folder says how to
     rebuild it. In the full profile an unreachable hub says that the quick profile works offline.
     """
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    profile = get_profile(profile)
     source = str(source or base_model_source(profile))
     is_local = Path(source).exists()
     if profile.offline and not is_local:
@@ -77,11 +108,16 @@ def load_base_model(
             "if you deleted it, restore it with `git checkout -- data/models` or rebuild it with "
             "`python scripts/build_corpus.py && python scripts/train_course_gpt2.py`."
         )
+    if is_local:
+        check_model_folder(source)
     try:
         tokenizer = load_tokenizer(source, offline=profile.offline or is_local)
         model = AutoModelForCausalLM.from_pretrained(source, local_files_only=profile.offline or is_local)
-    except OSError as exc:
+    except Exception as exc:  # a local folder's files are corrupt: say which folder, and how to restore it
         if is_local:
+            raise ModelFolderError(f"Could not load the model folder {source}: its files are corrupt "
+                                   f"({type(exc).__name__}: {str(exc)[:200]}). " + _restore_hint(Path(source))) from exc
+        if not isinstance(exc, OSError):
             raise
         raise OSError(
             f"Could not load {source!r} from the Hugging Face hub ({exc.__class__.__name__}). The `full` profile "

@@ -16,8 +16,10 @@ def cache_dir() -> Path:
     """The learner's own artefacts (their labels, their reward model) live here, outside the repo.
 
     Defaults to ``~/.cache/rlhf_course``; set ``RLHF_CACHE_DIR`` to move it (CI points it at a
-    temporary folder so runs never see each other's files).
+    temporary folder so runs never see each other's files). A leading ``~`` is the home folder, and
+    an empty (or blank) value counts as unset, so labels never land in the working directory.
     """
-    root = Path(os.environ.get("RLHF_CACHE_DIR", Path.home() / ".cache" / "rlhf_course"))
+    value = os.environ.get("RLHF_CACHE_DIR", "").strip()
+    root = Path(value).expanduser() if value else Path.home() / ".cache" / "rlhf_course"
     root.mkdir(parents=True, exist_ok=True)
     return root

@@ -41,6 +41,8 @@ import contextlib
 import copy
 import json
 import math
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -59,7 +61,7 @@ from transformers import (
 
 from .feedback import PreferencePair, SimulatedLabeller, preference_pairs
 from .feedback_store import SIMULATED, LabelRecord
-from .gold import gold_scores
+from .gold import NAMED_CRITERIA, check_criterion, gold_scores
 from .generation import Samples, position_ids
 from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
 from .models import ModelTokenizerMismatchError, check_model_tokenizer
@@ -73,6 +75,21 @@ INFO_FILE = "reward_model.json"
 """Normalisation constants and provenance, saved next to the weights and the tokenizer."""
 BUILD_COMMAND = "python scripts/train_reward_model.py"
 SCORING_RULE = "<|endoftext|> prompt response <|endoftext|>; the reward is read at the final <|endoftext|>"
+HEAD_L2_KEEP = 10.0
+"""L2 weight of :func:`fit_head` towards the shipped head (criterion ``positive``): the shipped model already
+orders 0.79 of held-out pairs by that gold score, and tens of noisy labels should refine it, not replace it."""
+HEAD_L2_FRESH = 0.1
+"""L2 weight of :func:`fit_head` for a fresh head (``negative``, ``own``). Both weights were chosen on
+development pairs by ``scripts/learner_reward_model_curve.py --select-l2``."""
+
+
+def head_l2(criterion: str) -> float:
+    """The L2 weight :func:`learner_reward_model` fits a learner's head with."""
+    return HEAD_L2_KEEP if check_criterion(criterion) == "positive" else HEAD_L2_FRESH
+
+
+class RewardModelFileError(ValueError):
+    """A saved reward model's files are missing or corrupt (the message names the file and the fix)."""
 
 
 class RewardModelTokenizerError(ModelTokenizerMismatchError):
@@ -203,6 +220,11 @@ class RewardModel:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def criterion(self) -> str:
+        """What this reward model was taught to prefer (the shipped one: ``positive``, the gold score)."""
+        return self.info.get("criterion", "positive")
+
     def normalise(self, raw: torch.Tensor) -> torch.Tensor:
         return self.gain * raw + self.bias
 
@@ -287,28 +309,64 @@ class RewardModel:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
-        """Write ``model.safetensors`` + config, the tokenizer and ``reward_model.json`` to ``folder``."""
+        """Write ``model.safetensors`` + config, the tokenizer and ``reward_model.json`` to ``folder``, atomically.
+
+        Everything is written to a temporary folder beside it, which then replaces ``folder`` by renaming:
+        a crash leaves the old model whole (never new weights with old normalisation constants).
+        """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(folder, safe_serialization=True)
-        self.tokenizer.save_pretrained(folder)
-        info = {"gain": self.gain, "bias": self.bias, "scoring_rule": SCORING_RULE, **self.info}
-        (folder / INFO_FILE).write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+            info = {"gain": self.gain, "bias": self.bias, "scoring_rule": SCORING_RULE, **self.info}
+            (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, default=_json_default) + "\n")
+            old = folder.with_name(f".{folder.name}.old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         self.folder = folder
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, device: torch.device | str = "cpu") -> RewardModel:
-        """Load a folder written by :meth:`save` (safetensors only, local files only)."""
+        """Load a folder written by :meth:`save` (safetensors only, local files only).
+
+        Raises ``FileNotFoundError`` when a file is missing and :class:`RewardModelFileError` when one is
+        corrupt, each naming the file and the fix: unreadable JSON, a missing or non-finite gain or bias, weights that lack a tensor
+        (transformers would silently fill a missing score head with random numbers).
+        """
         folder = Path(folder)
+        fix = (f"Restore the shipped one with `git checkout -- data/models` (or rebuild it with `{BUILD_COMMAND}`); "
+               "for your own model, delete the folder and train it again in notebook 04.")
         if not (folder / "model.safetensors").exists() or not (folder / INFO_FILE).exists():
-            raise FileNotFoundError(
-                f"{folder} holds no saved reward model (model.safetensors and {INFO_FILE}). Build the shipped one "
-                f"with `{BUILD_COMMAND}`, or train your own in notebook 04."
-            )
-        model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        info = json.loads((folder / INFO_FILE).read_text())
+            raise FileNotFoundError(f"{folder} holds no saved reward model (model.safetensors and {INFO_FILE}). {fix}")
+        try:
+            info = json.loads((folder / INFO_FILE).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise RewardModelFileError(f"{folder / INFO_FILE} is not valid JSON ({err}). {fix}") from None
+        if not isinstance(info, dict):
+            raise RewardModelFileError(f"{folder / INFO_FILE} must hold a JSON object. {fix}")
+        for key in ("gain", "bias"):
+            value = info.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise RewardModelFileError(f"{folder / INFO_FILE}: {key!r} must be a finite number, got {value!r}. {fix}")
+        try:
+            model, loading = AutoModelForSequenceClassification.from_pretrained(
+                folder, local_files_only=True, use_safetensors=True, output_loading_info=True)
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        except Exception as err:  # safetensors, tokenizers and transformers each raise their own kinds
+            raise RewardModelFileError(f"{folder}: the weights or tokenizer cannot be read ({err}). {fix}") from None
+        missing = sorted(loading.get("missing_keys", []))
+        if missing:
+            raise RewardModelFileError(f"{folder / 'model.safetensors'} lacks {', '.join(missing)}: these would be "
+                                       f"random numbers. {fix}")
         gain, bias = info.pop("gain"), info.pop("bias")
         info.pop("scoring_rule", None)
         return cls(model.to(device).eval(), tokenizer, gain, bias, info, folder)
@@ -558,6 +616,130 @@ def _bradley_terry_loop(rm: RewardModel, chosen: list[list[int]], rejected: list
     return history
 
 
+# ============================================================================ learning from tens of labels
+@torch.no_grad()
+def final_token_features(rm: RewardModel, prompts: Sequence[str], responses: Sequence[str],
+                         batch_size: int = 64) -> torch.Tensor:
+    """The trunk's last hidden state h(x, y) at the final end-of-text token, ``(N, hidden)``.
+
+    The reward model's raw reward is linear in it: ``r(x, y) = w · h(x, y)`` with ``w`` the score head.
+    """
+    rows = encode_for_reward(rm.tokenizer, prompts, responses)
+    out = []
+    with eval_mode(rm.model):
+        for i in range(0, len(rows), batch_size):
+            ids, mask = pad_right(rows[i : i + batch_size], rm.tokenizer.pad_token_id)
+            ids, mask = ids.to(rm.device), mask.to(rm.device)
+            hidden = rm.model.base_model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
+                                         use_cache=False).last_hidden_state
+            out.append(hidden[torch.arange(len(ids)), mask.sum(-1) - 1].float().cpu())  # right-padded: last real token
+    return torch.cat(out) if out else torch.zeros(0, rm.model.config.hidden_size)
+
+
+def fit_head(rm: RewardModel, pairs: Sequence[PreferencePair], *, prior: torch.Tensor | None = None,
+             l2: float = HEAD_L2_FRESH, features: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+    """Refit only the score head ``w`` of ``rm`` (in place) on preference pairs, the trunk frozen.
+
+    With features ``h`` of each pair's chosen and rejected response (:func:`final_token_features`) and
+    ``Δ = w · (h_chosen - h_rejected)``, it minimises the Bradley-Terry loss plus an L2 pull towards
+    ``prior`` (zeros: a fresh head; the current head: a fine-tune that stays near it):
+
+        L(w) = -mean[t · log σ(Δ) + (1 - t) · log σ(-Δ)]  +  l2 · ||w - prior||²
+
+    This is logistic regression, convex in ``w``, so L-BFGS finds the one minimum: the fit is
+    deterministic and takes well under a second. ``features`` may be passed when the same pairs'
+    features were computed before. Returns the final loss and the number of pairs.
+    """
+    if not pairs:
+        raise ValueError("No preference pairs to fit the head on: label a few pairs first.")
+    if features is None:
+        prompts = [p.prompt for p in pairs]
+        features = (final_token_features(rm, prompts, [p.chosen for p in pairs]),
+                    final_token_features(rm, prompts, [p.rejected for p in pairs]))
+    diff = (features[0] - features[1]).double()
+    target = torch.tensor([p.target for p in pairs], dtype=torch.float64)
+    head = rm.model.score.weight
+    prior = torch.zeros(diff.shape[1], dtype=torch.float64) if prior is None else prior.detach().double().reshape(-1)
+    w = prior.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([w], lr=1.0, max_iter=200, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        delta = diff @ w
+        loss = -(target * F.logsigmoid(delta) + (1 - target) * F.logsigmoid(-delta)).mean()
+        loss = loss + l2 * (w - prior).pow(2).sum()
+        loss.backward()
+        return loss
+
+    loss = optimizer.step(objective)
+    with torch.no_grad():
+        head.copy_(w.detach().reshape(head.shape).to(head.dtype))
+    return {"loss": float(loss.detach()), "pairs": len(pairs)}
+
+
+def warm_start(shipped: RewardModel, criterion: str) -> RewardModel:
+    """The learner's starting point: a copy of the shipped reward model, whose trunk already encodes sentiment.
+
+    For ``positive`` (the criterion the shipped model was trained on) its head is kept, to be fine-tuned;
+    for ``negative`` and ``own`` the head is fresh (zeros), so nothing of the shipped preference is assumed.
+    """
+    check_criterion(criterion)
+    model = copy.deepcopy(shipped.model)
+    if criterion != "positive":
+        torch.nn.init.zeros_(model.score.weight)
+    info = {k: v for k, v in shipped.info.items() if k in ("base_model", "vocab_size")}
+    return RewardModel(model.eval(), shipped.tokenizer, shipped.gain, shipped.bias, info=info)
+
+
+HELDBACK_SHARE = 0.25
+"""Share of a learner's labels kept out of training, to measure their model on their own judgements."""
+
+
+def learner_reward_model(shipped: RewardModel, pairs: Sequence[PreferencePair], criterion: str, *,
+                         heldout: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+                         calibration: Samples | Sequence[Samples] | None = None, seed: int = 0,
+                         l2: float | None = None) -> RewardModel:
+    """A reward model of the learner's own labels (notebook 04): warm-started, fitted, measured.
+
+    1. :data:`HELDBACK_SHARE` of ``pairs`` (at random, by ``seed``) is kept out of training.
+    2. :func:`warm_start` from the shipped reward model, whose trunk already encodes sentiment, and
+       :func:`fit_head` on the rest (transfer: tens of labels then suffice, where a model trained from the
+       base GPT-2 on them stays near chance; ``scripts/learner_reward_model_curve.py`` measures both).
+    3. Measured on the held-back labels and, for a named criterion, on ``heldout``
+       ``(prompts, responses_a, responses_b)`` against the criterion's gold ordering (gold ties left out).
+    4. Normalised on ``calibration`` samples of the base model (mean 0, std 1), as the shipped model is.
+
+    The measurements go to ``rm.info["evaluation"]``; :func:`usable` reads them.
+    """
+    check_criterion(criterion)
+    clear = [p for p in pairs if p.target == 1.0]
+    if not clear:
+        raise ValueError("None of these labels prefers one response (all are ties or skips): a reward model learns "
+                         "from A-or-B choices. Label a few more pairs and pick the better response.")
+    order = torch.randperm(len(clear), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_back = int(round(HELDBACK_SHARE * len(clear))) if len(clear) >= 4 else 0
+    heldback, train = [clear[i] for i in order[:n_back]], [clear[i] for i in order[n_back:]]
+    l2 = head_l2(criterion) if l2 is None else l2
+    rm = warm_start(shipped, criterion)
+    fit_head(rm, train, prior=rm.model.score.weight, l2=l2)
+    evaluation: dict[str, Any] = {"train_pairs": len(train), "heldback_pairs": len(heldback)}
+    if heldback:
+        prompts = [p.prompt for p in heldback]
+        evaluation["heldback_accuracy"] = pairwise_accuracy(
+            rm.score_texts(prompts, [p.chosen for p in heldback], raw=True),
+            rm.score_texts(prompts, [p.rejected for p in heldback], raw=True))
+    if heldout is not None and criterion in NAMED_CRITERIA:
+        prompts, responses_a, responses_b = heldout
+        evaluation["gold_accuracy"], evaluation["gold_pairs"] = gold_pairwise_accuracy(
+            rm.score_texts(prompts, responses_a, raw=True).numpy(), rm.score_texts(prompts, responses_b, raw=True).numpy(),
+            gold_scores(responses_a, prompts, criterion), gold_scores(responses_b, prompts, criterion))
+    if calibration is not None:
+        rm.calibrate(calibration)
+    rm.info.update(criterion=criterion, method="warm start: shipped trunk, head fitted (fit_head)", l2=l2,
+                   train_pairs=len(train), evaluation=evaluation)
+    return rm
+
+
 # ============================================================================ where reward models live
 def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:
     """Where notebook 04 saves the learner's own reward model: the user cache, one folder per base model."""
@@ -566,32 +748,73 @@ def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:
     return cache_dir() / "reward_models" / base
 
 
+USABLE_ACCURACY = 0.65
+"""A learner's reward model is used by default in notebooks 05-07 only if it orders at least this share of
+held-out pairs correctly: by the criterion's gold score for a named criterion, by the learner's own held-back
+labels (at least :data:`MIN_HELDBACK_PAIRS` of them) for ``own``."""
+MIN_HELDBACK_PAIRS = 8
+FORCE_HINT = ("to use it anyway, set USE_MY_REWARD_MODEL_ANYWAY = True in the setup cell "
+              "(load_reward_model(require_usable=False))")
+
+
+def usable(info: dict[str, Any]) -> tuple[bool, str]:
+    """Is a learner's reward model good enough to drive notebooks 05-07? Returns ``(verdict, reason)``.
+
+    Reads the measurements notebook 04 saves in ``info["evaluation"]`` (see :data:`USABLE_ACCURACY`).
+    """
+    ev = info.get("evaluation") or {}
+    criterion = info.get("criterion", "positive")
+    if criterion in NAMED_CRITERIA:
+        acc, n, what = ev.get("gold_accuracy"), ev.get("gold_pairs", 0), f"held-out pairs by the {criterion!r} gold score"
+    else:
+        acc, n, what = ev.get("heldback_accuracy"), ev.get("heldback_pairs", 0), "your own held-back labels"
+        if n < MIN_HELDBACK_PAIRS:
+            return False, (f"it was checked on only {n} of your held-back labels (at least {MIN_HELDBACK_PAIRS} "
+                           "are needed to tell it from chance): label more pairs in notebook 04")
+    if not isinstance(acc, int | float) or not math.isfinite(acc):
+        return False, "it carries no accuracy measurement (train it again in notebook 04)"
+    if acc < USABLE_ACCURACY:
+        return False, f"it orders {acc:.0%} of {n} {what} correctly, below the {USABLE_ACCURACY:.0%} bar"
+    return True, f"it orders {acc:.0%} of {n} {what} correctly (bar {USABLE_ACCURACY:.0%})"
+
+
 def load_reward_model(prefer_learner: bool = True, *, tokenizer: PreTrainedTokenizerBase | None = None,
                       profile: Profile | str | None = None, folder: str | Path | None = None,
-                      device: torch.device | str = "cpu", verbose: bool = True) -> RewardModel:
-    """The reward model notebooks 05-07 use: the learner's own (from notebook 04) if there is one, else the shipped one.
+                      device: torch.device | str = "cpu", verbose: bool = True,
+                      require_usable: bool = True) -> RewardModel:
+    """The reward model notebooks 05-07 use: the learner's own (notebook 04) if it is usable, else the shipped one.
 
-    ``folder`` loads that folder and nothing else. With ``tokenizer`` (the policy's), a reward model with
-    another vocabulary is not used: the learner's is passed over with a warning, the shipped one raises
-    :class:`RewardModelTokenizerError`. ``rm.folder`` says which was loaded (also printed if ``verbose``).
+    The learner's model is used only when :func:`usable` says so (``require_usable=False`` uses it anyway);
+    otherwise one sentence says why the shipped model is used and how to force the learner's. A learner's
+    model whose files are corrupt, or with another vocabulary than ``tokenizer`` (the policy's), is passed
+    over with a warning naming the folder; the shipped one then raises. ``folder`` loads that folder and
+    nothing else. ``rm.folder`` says which was loaded, ``rm.criterion`` what it prefers (printed if ``verbose``).
     """
+    learner_dir = learner_reward_model_dir(profile)
     candidates = [Path(folder)] if folder is not None else (
-        ([learner_reward_model_dir(profile)] if prefer_learner else []) + [SHIPPED_REWARD_MODEL_DIR])
+        ([learner_dir] if prefer_learner else []) + [SHIPPED_REWARD_MODEL_DIR])
     for i, path in enumerate(candidates):
-        if not (path / INFO_FILE).exists():
+        last = i == len(candidates) - 1
+        if not (path / INFO_FILE).exists() and not (path / "model.safetensors").exists():
             continue
-        rm = RewardModel.load(path, device)
-        if tokenizer is not None:
-            try:
+        try:
+            rm = RewardModel.load(path, device)
+            if tokenizer is not None:
                 rm.check_tokenizer(tokenizer)
-            except RewardModelTokenizerError as err:
-                if i == len(candidates) - 1:
-                    raise
-                warnings.warn(f"Not using the reward model in {path}: {err}", stacklevel=2)
+        except (FileNotFoundError, RewardModelFileError, RewardModelTokenizerError) as err:
+            if last:
+                raise
+            warnings.warn(f"Not using the reward model in {path}: {err}", stacklevel=2)
+            continue
+        mine = folder is None and path == learner_dir
+        if mine and require_usable:
+            ok, reason = usable(rm.info)
+            if not ok:
+                print(f"Using the shipped reward model, not yours ({path}): {reason}; {FORCE_HINT}.")
                 continue
         if verbose:
-            mine = path == learner_reward_model_dir(profile)
-            print(f"Using {'your own reward model (notebook 04)' if mine else 'the reward model'} from {path}")
+            print(f"Using {'your own reward model (notebook 04)' if mine else 'the reward model'} from {path} "
+                  f"(criterion: {rm.criterion!r})")
         return rm
     looked = ", ".join(str(p) for p in candidates)
     raise FileNotFoundError(
@@ -601,8 +824,9 @@ def load_reward_model(prefer_learner: bool = True, *, tokenizer: PreTrainedToken
 
 
 __all__ = [
-    "BUILD_COMMAND", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR", "RewardModel",
-    "RewardModelTokenizerError", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
+    "BUILD_COMMAND", "HEAD_L2_FRESH", "HEAD_L2_KEEP", "MIN_HELDBACK_PAIRS", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR",
+    "USABLE_ACCURACY", "RewardModel", "RewardModelFileError", "RewardModelTokenizerError", "final_token_features",
+    "fit_head", "head_l2", "learner_reward_model", "usable", "warm_start", "HELDBACK_SHARE", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
     "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model",
     "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "same_vocabulary", "samples_for_reward",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .profiles import Profile, get_profile
+from .profiles import Profile, get_profile, use_network
 
 
 @dataclass(frozen=True)
@@ -50,19 +49,21 @@ def setup(
     """Seed everything, pick the device, resolve the profile and print a one-line banner.
 
     ``profile`` overrides ``$RLHF_PROFILE`` (default ``quick``); an unknown name raises an error
-    that lists the valid ones. The offline (quick) profile also switches the Hugging Face
-    libraries to offline mode, so nothing in it can reach the network. Hides transformers'
-    per-file "Loading weights" bars, which would clutter every notebook.
+    that lists the valid ones. The offline (quick) profile keeps the Hugging Face libraries in
+    offline mode (importing ``rlhf_utils`` already switched them, before they were imported), so
+    nothing in it can reach the network; the full profile switches them back on and says in one
+    line what it downloads. Hides transformers' per-file "Loading weights" bars, which would
+    clutter every notebook.
     """
+    resolved = get_profile(profile)
+    network = use_network(resolved)  # before the import below: the hub library reads the switches then
     from transformers.utils import logging as hf_logging
 
-    resolved = get_profile(profile)
     hf_logging.disable_progress_bar()
-    if resolved.offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["HF_DATASETS_OFFLINE"] = "1"
     seed_everything(seed)
     course = CourseSetup(profile=resolved, device=choose_device(device), seed=seed)
     if verbose:
         print(course.banner())
+        if network:
+            print(network)
     return course

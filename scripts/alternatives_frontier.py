@@ -32,8 +32,8 @@ from rlhf_utils.evaluation import evaluate_policy
 from rlhf_utils.lm_task import draw_prompts, load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import RESULTS_DIR
-from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
+from rlhf_utils.results import results_file, write_results
 from rlhf_utils.reward_model import load_reward_model
 
 
@@ -90,14 +90,11 @@ def main(argv: list[str] | None = None) -> dict:
     base_result = evaluate_policy(base, ref, tokenizer, heldout, name="base", reward_fn=rm.score_samples,
                                   samples_per_prompt=args.samples_per_prompt, seed=1234)
     points: list[dict] = [{"method": "base", **base_result.summary(), "kl_source": "evaluate_policy"}]
-    output = {"script": "scripts/alternatives_frontier.py",
-              "args": logged_args(args),
-              "points": points}
+    output = results_file(__file__, args, points=points)
 
     def save(point: dict) -> None:
         points.append(point)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(output, indent=1) + "\n")
+        write_results(args.out, output)
 
     if "best_of_n" in methods:
         for n in args.ns:
@@ -151,8 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         for r in sweep["results"]:
             save({"method": "ppo", **{k: v for k, v in r.items() if k != "history"}, "kl_source": "evaluate_policy",
                   "from": str(args.ppo_sweep.name)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(output, indent=1) + "\n")
+    write_results(args.out, output)
     print(f"wrote {args.out}")
     return output
 

@@ -92,17 +92,25 @@ def opening_prompts(texts: list[str], analyzer: SentimentIntensityAnalyzer, rng:
     return sorted(prompts)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--heldout-fraction", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--raw-dir", type=Path, default=CORPUS_DIR / "raw", help="the shards generate_corpus.py wrote")
+    parser.add_argument("--corpus-dir", type=Path, default=CORPUS_DIR, help="where reviews.jsonl.gz is written")
+    parser.add_argument("--prompts-dir", type=Path, default=PROMPTS_DIR, help="where train.json and heldout.json go")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Build the corpus and prompt sets; returns the report it prints (counts per step)."""
+    args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
     analyzer = SentimentIntensityAnalyzer()
 
-    shards = sorted((CORPUS_DIR / "raw").glob("shard_*.jsonl.gz"))
+    shards = sorted(args.raw_dir.glob("shard_*.jsonl.gz"))
     if not shards:
-        raise SystemExit("No raw shards in data/corpus/raw: run scripts/generate_corpus.py first.")
+        raise SystemExit(f"No raw shards in {args.raw_dir}: run scripts/generate_corpus.py first.")
     raw = [json.loads(line) for path in shards for line in gzip.open(path, "rt", encoding="utf-8")]
     dropped: Counter[str] = Counter()
     seen_exact, seen_opening, reviews = set(), set(), []
@@ -132,16 +140,18 @@ def main() -> None:
     for r in balanced:
         r["split"] = split_of(r["id"], args.heldout_fraction)
 
-    CORPUS_DIR.mkdir(parents=True, exist_ok=True)
-    with gzip.open(CORPUS_DIR / "reviews.jsonl.gz", "wt", encoding="utf-8") as fh:
+    args.corpus_dir.mkdir(parents=True, exist_ok=True)
+    with gzip.open(args.corpus_dir / "reviews.jsonl.gz", "wt", encoding="utf-8") as fh:
         for r in balanced:
             fh.write(json.dumps({k: r[k] for k in ("id", "split", "text", "vader", "request")}) + "\n")
 
-    PROMPTS_DIR.mkdir(parents=True, exist_ok=True)
+    args.prompts_dir.mkdir(parents=True, exist_ok=True)
+    prompt_counts = {}
     for split, name in (("train", "train"), ("validation", "heldout")):
         texts = [r["text"] for r in balanced if r["split"] == split]
         prompts = opening_prompts(texts, analyzer, rng)
-        (PROMPTS_DIR / f"{name}.json").write_text(json.dumps(prompts, indent=0) + "\n")
+        (args.prompts_dir / f"{name}.json").write_text(json.dumps(prompts, indent=0) + "\n")
+        prompt_counts[name] = len(prompts)
         print(f"{name} prompts: {len(prompts)}")
 
     vader = np.array([r["vader"] for r in balanced])
@@ -154,6 +164,8 @@ def main() -> None:
           f"validation {sum(r['split'] == 'validation' for r in balanced)})")
     print(f"VADER compound: mean {vader.mean():+.3f}, std {vader.std():.3f}, "
           f"positive {np.mean(vader > 0.05):.2f}, negative {np.mean(vader < -0.05):.2f}")
+    return {"shards": len(shards), "raw": len(raw), "dropped": dict(dropped), "kept": len(balanced), "words": words,
+            "splits": dict(Counter(r["split"] for r in balanced)), "prompts": prompt_counts}
 
 
 if __name__ == "__main__":

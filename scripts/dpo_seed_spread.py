@@ -8,6 +8,8 @@ at the frontier's settings (β = 0.1) and records each run's gold score and KL, 
 notebook allows for.
 
 Run: ``python scripts/dpo_seed_spread.py`` (about 2 minutes per seed on 2 CPU cores).
+A tiny end-to-end run (the test does this): ``--base-model DIR --reward-model DIR --prompts-dir DIR
+--frontier FILE`` with a frontier file whose ``args`` ask for a few pairs.
 """
 
 from __future__ import annotations
@@ -17,31 +19,38 @@ import copy
 import json
 from pathlib import Path
 
-
 from rlhf_utils import dpo, evaluation, generation, lm_task, models
 from rlhf_utils.paths import RESULTS_DIR
-from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
+from rlhf_utils.results import results_file, write_results
 from rlhf_utils.reward_model import load_reward_model
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--frontier", type=Path, default=RESULTS_DIR / "alternatives_frontier.json",
                         help="the committed frontier whose DPO settings are reused")
+    parser.add_argument("--base-model", type=Path, default=None, help="default: the course GPT-2")
+    parser.add_argument("--reward-model", type=Path, default=None, help="default: the shipped reward model")
+    parser.add_argument("--prompts-dir", type=Path, default=None, help="default: the shipped prompts")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "dpo_seed_spread.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     settings = json.loads(args.frontier.read_text())["args"]
     profile = get_profile("quick")
-    base, tokenizer = models.load_base_model(profile)
-    rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, verbose=False)
+    base, tokenizer = models.load_base_model(profile, source=args.base_model)
+    rm = load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model, verbose=False)
     reference = generation.frozen_copy(base)
-    heldout = lm_task.load_prompts("heldout")
+    train_prompts = lm_task.load_prompts("train", args.prompts_dir)
+    heldout = lm_task.load_prompts("heldout", args.prompts_dir)
     points = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        pairs = dpo.simulated_comparisons(base, tokenizer, lm_task.load_prompts("train"), settings["dpo_pairs"], seed=seed)
+        pairs = dpo.simulated_comparisons(base, tokenizer, train_prompts, settings["dpo_pairs"], seed=seed)
         policy = copy.deepcopy(base)
         dpo.train_dpo(policy, reference, tokenizer, pairs, dpo.DPOTrainingConfig(
             beta=args.beta, epochs=settings["dpo_epochs"], learning_rate=settings["dpo_lr"], seed=seed))
@@ -50,9 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
                                        seed=1234)
         print(r, flush=True)
         points.append({"seed": seed, "comparisons": len(pairs), **r.summary()})
-    output = {"script": "scripts/dpo_seed_spread.py", "args": logged_args(args), "points": points}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(output, indent=1) + "\n")
+    output = results_file(__file__, args, points=points)
+    write_results(args.out, output)
+    print(f"wrote {args.out}")
     return output
 
 

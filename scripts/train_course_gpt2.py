@@ -13,7 +13,6 @@ Run: ``python scripts/train_course_gpt2.py --max-minutes 120``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from rlhf_utils.lm_task import COURSE_MODEL_NAME
 from rlhf_utils.paths import MODELS_DIR
 from rlhf_utils.pretraining import (
+    CORPUS_PATH,
     encode_documents,
     evaluate_loss,
     length_bucketed_batches,
@@ -34,14 +34,15 @@ from rlhf_utils.pretraining import (
     train_byte_level_bpe,
     unigram_entropy,
 )
-from rlhf_utils.results import shown_path
+from rlhf_utils.results import results_file, write_results
 
 SAMPLE_PROMPTS = ["This movie", "I watched this", "The film", "As a fan of", "The story", "My kids and I",
                   "From the opening scene,", "The acting", "I went in expecting", "This documentary"]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=CORPUS_PATH, help="the review corpus (reviews.jsonl.gz)")
     parser.add_argument("--out", type=Path, default=MODELS_DIR / COURSE_MODEL_NAME)
     parser.add_argument("--vocab-size", type=int, default=4096)
     parser.add_argument("--n-layer", type=int, default=6)
@@ -60,12 +61,15 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=180,
                         help="time budget: training stops after it, and the schedule decays within it")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    train_texts = [r["text"] for r in load_reviews("train")]
-    valid_texts = [r["text"] for r in load_reviews("validation")]
+    train_texts = [r["text"] for r in load_reviews("train", args.corpus)]
+    valid_texts = [r["text"] for r in load_reviews("validation", args.corpus)]
 
     tokenizer = train_byte_level_bpe(train_texts, args.vocab_size)
     tokenizer.model_max_length = args.n_positions
@@ -104,9 +108,8 @@ def main() -> None:
 
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
-    log = {"args": {k: shown_path(v) if isinstance(v, Path) else str(v) for k, v in vars(args).items()}, "n_params": n_params, "unigram_entropy": entropy,
-           "train_reviews": len(train_docs), "validation_reviews": len(valid_docs), "train_tokens": n_train_tokens,
-           "evals": []}
+    log = results_file(__file__, args, n_params=n_params, unigram_entropy=entropy, train_reviews=len(train_docs),
+                       validation_reviews=len(valid_docs), train_tokens=n_train_tokens, evals=[])
     best, since_best, step, smoothed = float("inf"), 0, 0, None
     done = False
     bar = tqdm(total=total_steps, desc="pretraining")
@@ -136,7 +139,7 @@ def main() -> None:
                 else:
                     since_best += 1
                 log["best_validation_loss"] = best
-                (args.out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
+                write_results(args.out / "training_log.json", log)
                 if since_best >= args.patience or minutes >= args.max_minutes:
                     done = True
                     break
@@ -151,6 +154,7 @@ def main() -> None:
         out = best_model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=40,
                                   pad_token_id=tokenizer.pad_token_id)
         print("-", tokenizer.decode(out[0, 1:], skip_special_tokens=True))
+    return log
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ On another base model or prompt set (e.g. a tiny stand-in for a test):
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
 import time
 from dataclasses import asdict
@@ -34,6 +32,7 @@ from rlhf_utils.feedback_store import SIMULATED, FeedbackStore
 from rlhf_utils.gold import gold_scores
 from rlhf_utils.lm_task import RESPONSE_LENGTH, draw_prompts, load_prompts
 from rlhf_utils.models import base_model_source, load_base_model
+from rlhf_utils.results import results_file, write_results
 from rlhf_utils.reward_model import (
     SHIPPED_REWARD_MODEL_DIR,
     RewardModel,
@@ -208,11 +207,11 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"the saved reward model in {args.out} does not reproduce the scores")
     timings["total_s"] = time.perf_counter() - started
     summary["timings"] = timings
-    summary["machine"] = {"torch_threads": torch.get_num_threads(), "python": platform.python_version()}
-    (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    output = results_file(__file__, args, **summary)
+    write_results(args.out / "metrics.json", output)
     print(f"kept {best} (held-out gold accuracy {results[best]['heldout']['gold_accuracy']:.3f}); saved to "
           f"{args.out} in {timings['total_s']:.0f} s")
-    return summary
+    return output
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ def test_ties_only_is_a_clear_error(tokenizer):
         dpo.train_dpo(lm, generation.frozen_copy(lm), tokenizer, [PreferencePair("a", "b", "c", 0.5)])
 
 
+@pytest.mark.slow
 def test_trl_dpo_on_the_same_pairs_also_learns_the_preference(tokenizer):
     torch.manual_seed(0)
     policy = tiny_lm(tokenizer)

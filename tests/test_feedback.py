@@ -241,19 +241,22 @@ def test_undo_retracts_the_last_label_and_shows_the_pair_again(tmp_path):
     assert session.undo().retracts == session.store.records[1].record_id
     assert session.current == second and session.done == 1
     session.label("tie")
-    # undo also reaches a label from an earlier session (a misclick just before a crash)
+    # a new session (round two, another kernel) never retracts an earlier session's label
     resumed = LabellingSession(FeedbackStore(path), PAIRS, model=MODEL, labeller="ann")
-    resumed.undo()
-    assert resumed.current == second and resumed.remaining == 4
+    assert resumed.undo() is None and resumed.remaining == 3
+    resumed.label("skip")
+    assert resumed.undo().retracts == resumed.store.records[-1].retracts and resumed.remaining == 3
+    assert resumed.undo() is None  # only the one label it made
     kinds = [(type(r).__name__, getattr(r, "choice", None)) for r in load_records(path)]
     assert kinds == [
         ("LabelRecord", "A"),
         ("LabelRecord", "B"),
         ("Retraction", None),
         ("LabelRecord", "tie"),
+        ("LabelRecord", "skip"),
         ("Retraction", None),
     ]
-    assert [r.pair_id for r in active_labels(load_records(path))] == [first.pair.pair_id]
+    assert [r.pair_id for r in active_labels(load_records(path))] == [first.pair.pair_id, second.pair.pair_id]
 
 
 def test_repeats_are_swapped_marked_and_measure_self_agreement(tmp_path):

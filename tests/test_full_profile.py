@@ -85,7 +85,10 @@ def test_full_profile_end_to_end_on_local_sources(full_sources):
     rm = init_reward_model(base_model, tokenizer)
     train_reward_model(rm, pairs, config=RewardTrainingConfig(epochs=1, batch_size=4), progress=False)
     rm.save(learner_reward_model_dir(profile))
-    reward_model = load_reward_model(tokenizer=tokenizer, profile=profile, verbose=False)
+    # unmeasured, so not used by default (the shipped model then speaks the wrong vocabulary); forced, it is
+    with pytest.raises(RewardModelTokenizerError):
+        load_reward_model(tokenizer=tokenizer, profile=profile, verbose=False)
+    reward_model = load_reward_model(tokenizer=tokenizer, profile=profile, verbose=False, require_usable=False)
     assert reward_model.folder == learner_reward_model_dir(profile)
 
     config = lm_ppo.course_config(profile, batch_size=8, minibatch_size=4, seed=0)

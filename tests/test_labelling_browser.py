@@ -136,6 +136,7 @@ def _wait_for_records(store: Path, n: int, timeout: float = 20.0) -> list[dict]:
     raise AssertionError(f"expected {n} records in {store} within {timeout} s, found {_records(store)}")
 
 
+@pytest.mark.slow
 def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
     from playwright.sync_api import expect, sync_playwright
 
@@ -213,18 +214,21 @@ def test_widget_logic_without_a_browser(tmp_path):
     pairs = [("It was", " lovely", " awful"), ("It was", " fine", " dull"), ("It was", " great fun", " a bore")]
     session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model="m", labeller="ann")
     widget = LabellingWidget(session, instructions="Prefer the <b>shorter</b> review.")
-    buttons = {b.description: b for b in widget.choice_buttons} | {"Undo": widget.undo_button}
+
+    def click(text: str) -> None:  # the buttons on screen now: each pair gets its own choice buttons
+        ({b.description: b for b in widget.choice_buttons} | {"Undo": widget.undo_button})[text].click()
+
     assert "shorter" in widget.instructions.value and "lovely" in widget.text_a.value
     assert widget.progress_text.value == "0 / 3 done, 3 left"
 
     widget.rating.value = 5
-    buttons["A is better"].click()
+    click("A is better")
     assert widget.rating.value is None and widget.progress_bar.value == 1 and "fine" in widget.text_a.value
     widget.rating.value = 2
-    buttons["Tie"].click()  # a rating means nothing for a tie: it is not stored
-    buttons["Undo"].click()
-    buttons["Skip"].click()
-    buttons["B is better"].click()
+    click("Tie")  # a rating means nothing for a tie: it is not stored
+    click("Undo")
+    click("Skip")
+    click("B is better")
     assert widget.progress_text.value == "3 / 3 done, 0 left" and "All 3 pairs are labelled" in widget.status.value
     assert all(b.disabled for b in widget.choice_buttons) and not widget.undo_button.disabled
     records = load_records(tmp_path / "l.jsonl")
@@ -235,6 +239,59 @@ def test_widget_logic_without_a_browser(tmp_path):
     session.store.path = tmp_path / "missing-dir-is-a-file"
     session.store.path.write_text("")
     session.store.path = session.store.path / "l.jsonl"
-    buttons["Undo"].click()
+    click("Undo")
     assert widget.last_error and "Not saved" in widget.status.value
     assert session.done == 3 and len(load_records(tmp_path / "l.jsonl")) == 5
+
+
+def _widget_on(tmp_path, n_pairs: int = 3):
+    from rlhf_utils.feedback import LabellingSession
+    from rlhf_utils.feedback_store import FeedbackStore
+    from rlhf_utils.labelling import LabellingWidget
+
+    pairs = [("It was", f" lovely {i}", f" awful {i}") for i in range(n_pairs)]
+    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model="m", labeller="ann")
+    return session, LabellingWidget(session)
+
+
+def test_a_double_click_labels_only_the_pair_that_was_shown(tmp_path):
+    """The second click of a double-click comes from the first pair's buttons: refused, nothing saved."""
+    session, widget = _widget_on(tmp_path)
+    first_pair = session.current.pair
+    a_button = widget.choice_buttons[0]
+    a_button.click()
+    a_button.click()  # the same button again, before the person could see the next pair
+    labels = session.store.labels()
+    assert [r.pair_id for r in labels] == [first_pair.pair_id]
+    assert session.done == 1 and "lovely 1" in widget.text_a.value
+    assert widget.last_error and "not saved" in widget.status.value.lower()
+    widget.choice_buttons[1].click()  # the buttons shown with the second pair do label it
+    assert [r.choice for r in session.store.labels()] == ["A", "B"]
+
+
+def test_a_second_widget_on_the_session_refuses_and_refreshes(tmp_path):
+    from rlhf_utils.labelling import LabellingWidget
+
+    session, first = _widget_on(tmp_path)
+    second = LabellingWidget(session)
+    shown = session.current.pair
+    first.choice_buttons[0].click()  # labels the pair both widgets show
+    second.choice_buttons[1].click()  # the second widget still shows that pair: refused
+    assert [(r.pair_id, r.choice) for r in session.store.labels()] == [(shown.pair_id, "A")]
+    assert "lovely 1" in second.text_a.value and second.progress_text.value == "1 / 3 done, 2 left"
+    second.choice_buttons[1].click()  # now it shows the current pair, so this click counts
+    assert [r.choice for r in session.store.labels()] == ["A", "B"]
+
+
+def test_undo_at_the_start_of_a_session_touches_no_earlier_label(tmp_path):
+    """Round two on the same file: Undo has nothing of this session to take back."""
+    from rlhf_utils.feedback import LabellingSession
+    from rlhf_utils.labelling import LabellingWidget
+
+    session, widget = _widget_on(tmp_path, n_pairs=2)
+    widget.choice_buttons[0].click()
+    round_two = LabellingSession(session.store, [("It was", " grand", " dire")], model="m", labeller="ann")
+    widget_two = LabellingWidget(round_two)
+    widget_two.undo_button.click()
+    assert "Nothing to undo in this session" in widget_two.status.value
+    assert len(session.store.labels()) == 1 and len(session.store.records) == 1  # no retraction written

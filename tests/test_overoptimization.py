@@ -53,20 +53,7 @@ def test_a_second_round_appends_to_the_same_store_and_is_told_apart_by_model(tmp
     assert len(preference_pairs(reloaded.labels())) == 3  # both rounds together, when asked for
 
 
-@pytest.fixture
-def tiny_setup(tmp_path, monkeypatch):
-    import torch
-
-    from .tiny import tiny_script_inputs
-
-    monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_script_inputs(tmp_path)
-    torch.set_num_threads(threads)
-
-
-def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone(tiny_setup):
+def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone(tiny_inputs):
     import torch
 
     from rlhf_utils import generation
@@ -76,12 +63,12 @@ def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone
 
     from .tiny import PROMPTS, tiny_lm
 
-    rm = load_reward_model(folder=tiny_setup["rm"], tokenizer=tiny_setup["tokenizer"], verbose=False)
+    rm = load_reward_model(folder=tiny_inputs["rm"], tokenizer=tiny_inputs["tokenizer"], verbose=False)
     before = {k: v.clone() for k, v in rm.model.state_dict().items()}
     pairs = [PreferencePair(p, " good good fun", " bad bad dull", 1.0) for p in PROMPTS] * 4
-    lm = tiny_lm(tiny_setup["tokenizer"])
+    lm = tiny_lm(tiny_inputs["tokenizer"])
     torch.manual_seed(0)
-    calibration = generation.sample(lm, tiny_setup["tokenizer"], PROMPTS * 4)
+    calibration = generation.sample(lm, tiny_inputs["tokenizer"], PROMPTS * 4)
     new = updated_reward_model(rm, pairs, calibration, RewardTrainingConfig(epochs=3, learning_rate=1e-2), progress=False)
     assert all(torch.equal(before[k], v) for k, v in rm.model.state_dict().items())  # the old model is untouched
     gap = new.score_texts(PROMPTS, [" good good fun"] * 5) - new.score_texts(PROMPTS, [" bad bad dull"] * 5)
@@ -89,24 +76,20 @@ def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone
     assert new.score_samples(calibration).mean().item() == pytest.approx(0.0, abs=1e-4)  # renormalised
     with pytest.raises(ValueError, match="label some pairs"):
         updated_reward_model(rm, [], calibration)
-    accuracy, n = pair_accuracy(lm, tiny_setup["tokenizer"], new, PROMPTS * 8)
+    accuracy, n = pair_accuracy(lm, tiny_inputs["tokenizer"], new, PROMPTS * 8)
     assert n <= 40 and (n == 0 or 0.0 <= accuracy <= 1.0)
 
 
-def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_setup, tmp_path):
-    import importlib.util
-    import json
+@pytest.mark.slow
+def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_inputs, tmp_path):
+    from .script_runs import load_script, read_results_file
 
-    from rlhf_utils.paths import REPO_ROOT
-
-    spec = importlib.util.spec_from_file_location("overoptimization_run", REPO_ROOT / "scripts" / "overoptimization_run.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/overoptimization_run.py")
     out = tmp_path / "overoptimization.json"
     result = script.main(["--iterations", "4", "--eval-every", "2", "--round2-from", "2", "--round2-pairs", "6",
                           "--round2-eval-every", "1", "--spread-seeds", "1", "--quiet", "--out", str(out),
-                          "--base-model", str(tiny_setup["base"]), "--reward-model", str(tiny_setup["rm"]),
-                          "--prompts-dir", str(tiny_setup["prompts"])])
+                          "--base-model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
+                          "--prompts-dir", str(tiny_inputs["prompts"])])
     assert [p["iteration"] for p in result["points"]] == [0, 2, 4]
     assert all("rm_accuracy" in p and p["rm_accuracy_pairs"] <= 5 for p in result["points"])
     assert [(p["seed"], p["iteration"]) for p in result["seed_spread"]["points"]] == [(0, 2), (1, 2)]
@@ -117,6 +100,6 @@ def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_setup, tmp_
     for name, branch in round2["branches"].items():
         assert [p["iteration"] for p in branch] == [2, 3, 4], name
     assert round2["branches"]["round-1 reward model"][0] == result["points"][1]  # both branches start where round 1 was
-    assert json.loads(out.read_text())["round2"]["branches"].keys() == round2["branches"].keys()
+    read_results_file(out, "scripts/overoptimization_run.py", result)
     with pytest.raises(SystemExit):
         script.parse_args(["--round2-from", "3", "--eval-every", "2"])

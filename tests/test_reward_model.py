@@ -82,6 +82,7 @@ def test_accuracies_count_what_they_say():
 
 
 # ------------------------------------------------------------------ one scoring rule
+@pytest.mark.slow
 def test_scratch_trl_and_ppo_paths_give_the_same_reward(rm, tokenizer, tmp_path):
     from trl import RewardTrainer
 
@@ -234,6 +235,7 @@ def test_load_reward_model_prefers_the_learners_and_skips_an_incompatible_one(rm
     rm.save(tmp_path / "shipped")
     assert rmod.load_reward_model(verbose=False).folder == tmp_path / "shipped"
     learner = rmod.init_reward_model(tiny_lm(tokenizer, seed=3), tokenizer)
+    learner.info.update(criterion="negative", evaluation={"gold_accuracy": 0.8, "gold_pairs": 100})  # usable
     learner.save(rmod.learner_reward_model_dir("quick"))
     assert rmod.learner_reward_model_dir("quick").is_relative_to(tmp_path / "cache")
     assert rmod.load_reward_model(verbose=False).folder == rmod.learner_reward_model_dir("quick")
@@ -262,7 +264,7 @@ def toy_pairs(n: int, seed: int) -> list[PreferencePair]:
     return pairs
 
 
-@pytest.mark.parametrize("method", ["scratch", "trl"])
+@pytest.mark.parametrize("method", ["scratch", pytest.param("trl", marks=pytest.mark.slow)])
 def test_training_learns_a_separable_preference(tokenizer, method):
     train, held_out = toy_pairs(160, seed=0), toy_pairs(64, seed=1)
     rm = rmod.init_reward_model(tiny_lm(tokenizer), tokenizer)
@@ -281,7 +283,7 @@ def test_training_learns_a_separable_preference(tokenizer, method):
     assert not rm.model.training
 
 
-@pytest.mark.parametrize("method", ["scratch", "trl"])
+@pytest.mark.parametrize("method", ["scratch", pytest.param("trl", marks=pytest.mark.slow)])
 def test_trainable_layers_freezes_the_lower_layers_during_training_only(tokenizer, method):
     rm = rmod.init_reward_model(tiny_lm(tokenizer), tokenizer)
     before = {k: v.clone() for k, v in rm.model.state_dict().items()}
@@ -335,6 +337,7 @@ def test_select_training_pairs_uses_the_learners_labels_alone_or_mixes_only_on_t
 
 
 # ------------------------------------------------------------------ the build script
+@pytest.mark.slow
 def test_build_script_runs_end_to_end_on_a_tiny_stand_in(tokenizer, tmp_path):
     base = tmp_path / "base"
     # a random model samples stray bytes, whose decoded text re-tokenises longer: room for that

@@ -37,10 +37,6 @@ def test_unknown_profile_lists_valid_names():
         assert repr(name) in message
 
 
-def test_unknown_profile_is_a_value_error():
-    assert issubclass(UnknownProfileError, ValueError)
-
-
 def test_env_var_selects_the_profile(monkeypatch):
     monkeypatch.setenv(PROFILE_ENV_VAR, "full")
     assert setup(verbose=False).profile.name == "full"

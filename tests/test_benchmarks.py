@@ -1,0 +1,97 @@
+"""The benchmarks in ``benchmarks/`` at a tiny size: our side of each (Stable-Baselines3 is not installed for the
+tests, so the CartPole comparison runs ours alone), and their own statistics on known inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .script_runs import load_script, read_results_file
+
+
+@pytest.fixture(scope="module")
+def cartpole_benchmark():
+    return load_script("benchmarks/cartpole_ppo_vs_sb3.py")
+
+
+def test_cartpole_benchmark_statistics_on_known_runs(cartpole_benchmark):
+    rng = np.random.default_rng(0)
+    x = np.array([1.0, 2.0, 3.0, 4.0, 100.0])
+    point, low, high = cartpole_benchmark.bootstrap_median(x, rng, 200)
+    assert point == 3.0 and low <= point <= high and high <= 100.0
+    assert cartpole_benchmark.bootstrap_ratio(2 * x, x, rng, 200) == (2.0, 2.0, 2.0)  # paired: every resample is 2
+    never = cartpole_benchmark.bootstrap_median(np.array([np.inf] * 3), rng, 10)
+    assert cartpole_benchmark.fmt(never) == "never [never, never]"
+    assert cartpole_benchmark.parse_seeds("1000-1003") == [1000, 1001, 1002, 1003]
+    assert cartpole_benchmark.parse_seeds("5,7") == [5, 7]
+
+
+@pytest.mark.slow
+def test_cartpole_benchmark_runs_our_side_alone(cartpole_benchmark, tmp_path):
+    out = tmp_path / "cartpole.json"
+    result = cartpole_benchmark.main(["--algos", "ours", "--seeds", "1000,1001", "--total-steps", "2048",
+                                      "--bootstrap", "50", "--out", str(out)])
+    saved = read_results_file(out, "benchmarks/cartpole_ppo_vs_sb3.py", result)
+    assert [(r["algo"], r["seed"]) for r in saved["runs"]] == [("ours", 1000), ("ours", 1001)]
+    assert saved["seeds"] == [1000, 1001] and saved["total_steps"] == 2048
+    assert all(0 < r["final_eval_mean"] <= 500 and r["episodes"] > 0 for r in saved["runs"])
+    walls = sorted(r["wall_seconds_total"] for r in saved["runs"])
+    assert set(result["summary"]["wall_seconds_total"]) == {"ours"}  # no ratio without SB3
+    assert result["summary"]["wall_seconds_total"]["ours"][0] == pytest.approx(np.median(walls))
+    with pytest.raises(SystemExit):
+        cartpole_benchmark.main(["--algos", "ours,dqn"])
+
+
+@pytest.mark.slow
+def test_reinforce_seeds_reports_the_numbers_of_each_run():
+    from rlhf_utils.policy_gradient import train_reinforce
+
+    rows = load_script("benchmarks/reinforce_seeds.py").main(
+        ["--seeds", "3", "--steps", "1500", "--variants", "baseline"])
+    assert [(r["variant"], r["seed"]) for r in rows] == [("baseline", 3)]
+    row = rows[0]
+    again = train_reinforce(seed=3, max_env_steps=1500, variant="baseline")  # the same run, repeated
+    assert row["last_20_mean"] == pytest.approx(np.mean(again.episode_returns[-20:]))
+    assert row["best_rolling_mean"] >= row["last_20_mean"] and row["first_step_475"] is None  # 1,500 steps: too few
+    assert 0 < row["greedy_min"] <= row["greedy_mean"] <= 500
+
+
+@pytest.mark.slow
+def test_lm_ppo_step_time_times_rollout_and_update(tiny_inputs):
+    timings = load_script("benchmarks/lm_ppo_step_time.py").main(
+        ["--model", str(tiny_inputs["base"]), "--prompts-dir", str(tiny_inputs["prompts"]), "--batch", "8",
+         "--iterations", "2", "--threads", "1"])
+    assert set(timings) == {"rollout", "update", "iteration"}
+    for t in timings.values():
+        assert 0 < t["min"] <= t["median"] <= t["max"]
+    assert timings["iteration"]["min"] >= timings["rollout"]["min"] + timings["update"]["min"] - 1e-9
+
+
+def test_rlhf_benchmark_reads_other_settings_of_ours():
+    parse = load_script("benchmarks/rlhf_ppo_vs_trl.py").parse_ours_configs
+    assert parse("2,16,1e-4; 1,32,3e-4") == {
+        "ours e2 mb16 lr0.0001": {"ppo_epochs": 2, "minibatch_size": 16, "learning_rate": 1e-4},
+        "ours e1 mb32 lr0.0003": {"ppo_epochs": 1, "minibatch_size": 32, "learning_rate": 3e-4}}
+    assert parse("") == {}
+    with pytest.raises(SystemExit, match="'2,16' is not 'epochs,minibatch,lr'"):
+        parse("2,16")
+
+
+@pytest.mark.slow
+def test_rlhf_benchmark_runs_ours_and_rloo_within_the_budget(tiny_inputs, tmp_path):
+    out = tmp_path / "rlhf.json"
+    budget_s = 1.2
+    result = load_script("benchmarks/rlhf_ppo_vs_trl.py").main(
+        ["--budget-minutes", str(budget_s / 60), "--eval-every", "0.5", "--batch", "8", "--num-generations", "2",
+         "--methods", "ours,rloo", "--trl-lrs", "1e-4", "--eval-prompts", "2", "--samples-per-prompt", "1",
+         "--threads", "1", "--base-model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
+         "--prompts-dir", str(tiny_inputs["prompts"]), "--out", str(out)])
+    saved = read_results_file(out, "benchmarks/rlhf_ppo_vs_trl.py", result)
+    assert set(saved["runs"]) == {"ours", "rloo lr=0.0001"}
+    for name, curve in saved["runs"].items():
+        seconds, samples = [p["seconds"] for p in curve], [p["samples"] for p in curve]
+        assert seconds[0] == 0 and samples[0] == 0 and len(curve) >= 2, name  # evaluated before training
+        assert seconds == sorted(seconds) and samples == sorted(samples) and samples[-1] > 0, name
+        assert seconds[-1] >= budget_s, f"{name} stopped before its budget: {seconds}"
+    assert saved["summary"]["best_rloo"] == "rloo lr=0.0001"
+    assert saved["summary"]["target_gold"] == saved["runs"]["rloo lr=0.0001"][-1]["gold"]
