@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 import rlhf_utils
-from rlhf_utils import best_of_n, dpo, evaluation, generation, lm_task, models, results, trl_trainers
+from rlhf_utils import best_of_n, dpo, evaluation, generation, gold, lm_task, models, results, trl_trainers
 from rlhf_utils.reward_model import load_reward_model
 
 NOTEBOOK_START = time.perf_counter()
@@ -58,7 +58,13 @@ reference = generation.frozen_copy(base_model)
 heldout_prompts = lm_task.load_prompts("heldout", profile=course.profile)
 FRONTIER = results.read_results("alternatives_frontier")
 settings = FRONTIER["args"]                      # the committed run's settings; the live runs reuse them
-EVAL = dict(reward_fn=reward_model.score_samples, samples_per_prompt=settings["samples_per_prompt"], seed=1234)
+# Every policy is judged by the reward model's criterion: its gold score (the shipped model's is "positive"; yours,
+# from notebook 04, may be "negative"). "own" has no gold score, so the positive one is shown, not your criterion.
+criterion = reward_model.criterion
+score_by = gold.gold_function(criterion if criterion in gold.NAMED_CRITERIA else "positive")
+print(f"judged by the gold score of {criterion if criterion in gold.NAMED_CRITERIA else 'positive (not your own criterion)'!r}")
+EVAL = dict(reward_fn=reward_model.score_samples, gold_fn=score_by, samples_per_prompt=settings["samples_per_prompt"],
+            seed=1234)
 
 # %%
 base_result = evaluation.evaluate_policy(base_model, reference, tokenizer, heldout_prompts, name="base", **EVAL)

@@ -62,7 +62,11 @@ train_prompts = lm_task.load_prompts("train", profile=course.profile)
 heldout_prompts = lm_task.load_prompts("heldout", profile=course.profile)
 RUN = results.read_results("overoptimization")
 ARGS = RUN["args"]                      # the committed run's settings; the live runs reuse them
-EVAL = dict(samples_per_prompt=ARGS["samples_per_prompt"], seed=1234)
+# Judged by the reward model's criterion: its gold score (the shipped model's is "positive"; yours, from notebook 04,
+# may be "negative"). "own" has no gold score, so the positive one is shown, not your criterion.
+criterion = rm.criterion
+score_by = gold.gold_function(criterion if criterion in gold.NAMED_CRITERIA else "positive")
+EVAL = dict(gold_fn=score_by, samples_per_prompt=ARGS["samples_per_prompt"], seed=1234)
 print(f"labels in section 4 come from: {'the simulated human' if simulated else 'you'}")
 
 # %% [markdown]
@@ -139,7 +143,7 @@ config = lm_ppo.course_config(course.profile, adaptive_kl=False, kl_coef=ARGS["b
 torch.manual_seed(ARGS["seed"])
 policy = lm_ppo.PolicyWithValueHead.from_base(base_model)
 trainer = lm_ppo.LMPPOTrainer(policy, reference, tokenizer, rm.score_samples, config,
-                              total_iterations=ARGS["iterations"], gold_fn=gold.gold_scores)
+                              total_iterations=ARGS["iterations"], gold_fn=score_by)
 lm_ppo.train(trainer, train_prompts, LIVE_ITERATIONS)
 base_result = evaluation.evaluate_policy(base_model, reference, tokenizer, heldout_prompts, name="base",
                                          reward_fn=rm.score_samples, **EVAL)

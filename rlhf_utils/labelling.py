@@ -25,18 +25,46 @@ import time
 
 import ipywidgets as widgets
 
-from .feedback import LabellingSession, StaleLabelError
+from .gold import check_criterion
+from .feedback import ComparisonPair, LabellingSession, StaleLabelError
 from .feedback_store import Choice
 
-DEFAULT_INSTRUCTIONS = (
-    "<b>Which continuation makes the better movie review?</b> Prefer the more <b>positive, "
-    "enthusiastic</b> review. Judge it as a reader would: text that only repeats words "
-    "(&ldquo;great great great&rdquo;) or says almost nothing is worse than a plain, neutral "
-    "sentence. Both continuations stop after a fixed number of tokens, so do not mark one down "
-    "for ending mid-sentence. Can't decide? <i>Tie</i>. Makes no sense? <i>Skip</i>. The rating "
-    "(optional) says how much better your choice is: 1 = slightly, 5 = far better."
+_COMMON = (
+    "The continuations come from a small model, so many are odd or half fluent: <b>judge the {what} that is "
+    "there</b>, as a reader would, even in a clumsy sentence. Text that only repeats words (&ldquo;great great "
+    "great&rdquo;) or says almost nothing is worse than a plain, neutral sentence. Both stop after a fixed number "
+    "of tokens, so do not mark one down for ending mid-sentence. Equally {adjective}? <i>Tie</i>. <i>Skip</i> only "
+    "when neither has any {what} at all. The rating (optional) says how much better your choice is: 1 = slightly, "
+    "5 = far better."
 )
-"""The default task. A learner may write another criterion; the reward model then learns that one."""
+_EXAMPLE = "<br><span style='color:#555'>Example: {example}</span>"
+INSTRUCTION_PARTS = {
+    "positive": ("Prefer the more <b>positive, enthusiastic</b> review.", "enthusiasm", "positive",
+                 "&ldquo;the acting was fine and the songs, oh the songs were lovely&rdquo; beats "
+                 "&ldquo;the plot is a plot about a film about the plot&rdquo; (awkward, but it praises something)."),
+    "negative": ("Prefer the more <b>negative, scathing</b> review.", "criticism", "negative",
+                 "&ldquo;a dull, wooden mess and the ending was worse&rdquo; beats &ldquo;it was a fun family "
+                 "film, I liked it a lot&rdquo;; &ldquo;bad bad bad bad&rdquo; is not a review and loses to both."),
+}
+
+
+def instructions_for(criterion: str = "positive", in_words: str = "") -> str:
+    """The widget's instruction (HTML) for a criterion, with one worked example; ``own`` shows ``in_words``."""
+    check_criterion(criterion)
+    if criterion == "own":
+        if not in_words.strip():
+            raise ValueError("With the criterion 'own', say in a sentence what you prefer "
+                             "(MY_CRITERION_IN_WORDS in notebook 04's setup cell): it is shown while you label.")
+        head = f"Prefer the review that better fits <b>your criterion: {html.escape(in_words.strip())}</b>."
+        return f"<b>Which continuation makes the better movie review?</b> {head} " + _COMMON.format(
+            what="quality you are judging", adjective="good")
+    head, what, adjective, example = INSTRUCTION_PARTS[criterion]
+    return (f"<b>Which continuation makes the better movie review?</b> {head} " + _COMMON.format(what=what, adjective=adjective)
+            + _EXAMPLE.format(example=example))
+
+
+DEFAULT_INSTRUCTIONS = instructions_for("positive")
+"""The default task; :func:`instructions_for` gives the text for every criterion."""
 
 BUTTONS: dict[str, Choice] = {"A is better": "A", "B is better": "B", "Tie": "tie", "Skip": "skip"}
 """Button text -> the choice it records."""
@@ -69,6 +97,7 @@ class LabellingWidget(widgets.VBox):
     ) -> None:
         self.session = session
         self.last_error: str | None = None
+        self._shown_item = None
         self._shown_at = time.monotonic()
 
         self.instructions = widgets.HTML(
@@ -127,6 +156,19 @@ class LabellingWidget(widgets.VBox):
             return
         self._refresh("Nothing to undo in this session." if retraction is None else "Undone: that pair is shown again.")
 
+    # ------------------------------------------------------------------ what is on screen
+    @property
+    def shown_pair(self) -> ComparisonPair | None:
+        """The pair on screen now, as the person sees it (A left, B right); ``None`` when all are labelled."""
+        return None if self._shown_item is None else self._shown_item.pair
+
+    def button_for(self, choice: Choice) -> widgets.Button:
+        """The button on screen that records ``choice`` (``"A"``, ``"B"``, ``"tie"`` or ``"skip"``)."""
+        for button in self.choice_buttons:
+            if BUTTONS[button.description] == choice:
+                return button
+        raise ValueError(f"no button records {choice!r}; the choices are {', '.join(BUTTONS.values())}")
+
     # ------------------------------------------------------------------ display
     def _show_error(self, err: Exception) -> None:
         self.last_error = f"{type(err).__name__}: {err}"
@@ -139,6 +181,7 @@ class LabellingWidget(widgets.VBox):
         self.progress_text.value = f"{s.done} / {s.total} done, {s.remaining} left"
         self.rating.value = None
         item = s.current
+        self._shown_item = item
         finished = item is None
         self._new_choice_buttons(None if finished else item.key, disabled=finished)
         if finished:

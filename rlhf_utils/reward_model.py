@@ -44,7 +44,7 @@ import math
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -59,8 +59,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .feedback import PreferencePair, SimulatedLabeller, preference_pairs
-from .feedback_store import SIMULATED, LabelRecord
+from .feedback import PreferencePair, SimulatedLabeller
 from .gold import NAMED_CRITERIA, check_criterion, gold_scores
 from .generation import Samples, position_ids
 from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
@@ -462,33 +461,6 @@ def evaluate_pairs(rm: RewardModel, pairs: Sequence[PreferencePair], batch_size:
             "gold_accuracy": gold_acc, "gold_pairs": n_gold}
 
 
-def select_training_pairs(
-    labels: Iterable[LabelRecord], *, learner: str, use: Literal["learner", "simulated", "both"] = "learner",
-    default_criterion: bool = True, model: str | None = None, include_ties: bool = False,
-) -> list[PreferencePair]:
-    """The preference pairs a reward model trains on: the learner's labels alone (however few), the
-    simulated labeller's, or both.
-
-    ``both`` is refused when the learner judged by another criterion than the default one: the
-    simulated labeller follows the default (gold) criterion, and a mix would teach two preferences at
-    once. ``model`` rejects responses written by another model (see ``feedback.preference_pairs``).
-    """
-    if use not in ("learner", "simulated", "both"):
-        raise ValueError(f"use must be 'learner', 'simulated' or 'both', got {use!r}")
-    if use == "both" and not default_criterion:
-        raise ValueError(
-            "You labelled by your own criterion, not the default one the simulated labeller follows: mixing the two "
-            "would teach the reward model two preferences at once. Train on your labels alone (use='learner')."
-        )
-    names = {"learner": {learner}, "simulated": {SIMULATED}, "both": {learner, SIMULATED}}[use]
-    chosen = [r for r in labels if r.labeller in names]
-    pairs = preference_pairs(chosen, include_ties=include_ties, model=model)
-    if not pairs:
-        raise ValueError(f"No usable labels from {' or '.join(sorted(names))} (ties, skips and repeats do not train "
-                         "a reward model): label a few pairs first.")
-    return pairs
-
-
 # ============================================================================ training from scratch
 @dataclass
 class RewardTrainingConfig:
@@ -830,5 +802,5 @@ __all__ = [
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
     "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model",
     "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "same_vocabulary", "samples_for_reward",
-    "select_training_pairs", "train_reward_model",
+    "train_reward_model",
 ]

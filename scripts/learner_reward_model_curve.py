@@ -174,7 +174,10 @@ def main(argv: list[str] | None = None) -> dict:
                         if (r["criterion"], r["start"], r["labels"]) == (criterion, start, n)]
                 summary.append({"criterion": criterion, "start": start, "labels": n, "median": statistics.median(accs),
                                 "min": min(accs), "max": max(accs), "seeds": len(accs)})
-    output = results_file(__file__, args, l2=l2, l2_selection=l2_report, heldout_pairs=len(heldout),
+    # Zero labels: the shipped model as it is (it was trained on positive; for negative it orders pairs backwards).
+    shipped_accuracy = {c: head_accuracy(shipped, "heldout", heldout, c) for c in args.criteria}
+    print("shipped reward model, no labels:", {c: round(a, 3) for c, a in shipped_accuracy.items()})
+    output = results_file(__file__, args, l2=l2, shipped_heldout_gold_accuracy=shipped_accuracy, l2_selection=l2_report, heldout_pairs=len(heldout),
                           summary=summary, runs=runs, seconds=time.perf_counter() - started)
     write_results(args.out, output)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")

@@ -16,14 +16,6 @@ from .test_reward_model import toy_pairs
 from .tiny import PROMPTS, tiny_lm, tiny_tokenizer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tokenizer():
     return tiny_tokenizer()

@@ -17,7 +17,6 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from rlhf_utils import generation, lm_ppo, trl_trainers
 from rlhf_utils import reward_model as rmod
 from rlhf_utils.feedback import PreferencePair
-from rlhf_utils.feedback_store import LabelRecord
 from rlhf_utils.lm_task import encode_prompts
 from rlhf_utils.models import ModelTokenizerMismatchError
 from rlhf_utils.paths import REPO_ROOT
@@ -27,15 +26,6 @@ from .tiny import TEXTS, tiny_lm, tiny_tokenizer
 
 PROMPTS = ["This movie", "The story is", "I hated every minute", "A wonderful cast in a"]
 RESPONSES = [" great fun", " boring film", " hated cast", " the music is lovely"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run several times faster on one thread than on two busy ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -316,28 +306,6 @@ def test_a_single_learner_pair_is_enough_to_train(tokenizer):
         rmod.train_reward_model(rm, [], progress=False)
 
 
-def test_select_training_pairs_uses_the_learners_labels_alone_or_mixes_only_on_the_same_criterion():
-    def record(labeller, i, choice="A", **kw):
-        return LabelRecord(PROMPTS[i % 4], f" response {i}", f" other {i}", choice, labeller, "course-gpt2", **kw)
-
-    labels = [record("ana", 0), record("ana", 1, "B"), record("ana", 2, "tie"), record("ana", 0, is_repeat=True),
-              record("simulated", 3), record("simulated", 4)]
-    mine = rmod.select_training_pairs(labels, learner="ana")
-    assert [(p.chosen, p.rejected) for p in mine] == [(" response 0", " other 0"), (" other 1", " response 1")]
-    assert len(rmod.select_training_pairs(labels, learner="ana", include_ties=True)) == 3
-    assert len(rmod.select_training_pairs(labels, learner="ana", use="simulated")) == 2
-    assert len(rmod.select_training_pairs(labels, learner="ana", use="both")) == 4
-    with pytest.raises(ValueError, match="two preferences"):
-        rmod.select_training_pairs(labels, learner="ana", use="both", default_criterion=False)
-    assert len(rmod.select_training_pairs(labels, learner="ana", default_criterion=False)) == 2
-    with pytest.raises(ValueError, match="expected responses written by 'gpt2'"):
-        rmod.select_training_pairs(labels, learner="ana", model="gpt2")
-    with pytest.raises(ValueError, match="label a few pairs"):
-        rmod.select_training_pairs(labels, learner="bo")
-
-
-# ------------------------------------------------------------------ the build script
-@pytest.mark.slow
 def test_build_script_runs_end_to_end_on_a_tiny_stand_in(tokenizer, tmp_path):
     base = tmp_path / "base"
     # a random model samples stray bytes, whose decoded text re-tokenises longer: room for that
