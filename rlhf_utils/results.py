@@ -83,6 +83,7 @@ def write_results(path: str | Path, output: dict[str, Any]) -> Path:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(output, indent=1) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a results file is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
