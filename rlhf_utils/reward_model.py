@@ -74,12 +74,13 @@ INFO_FILE = "reward_model.json"
 """Normalisation constants and provenance, saved next to the weights and the tokenizer."""
 BUILD_COMMAND = "python scripts/train_reward_model.py"
 SCORING_RULE = "<|endoftext|> prompt response <|endoftext|>; the reward is read at the final <|endoftext|>"
-HEAD_L2_KEEP = 10.0
-"""L2 weight of :func:`fit_head` towards the shipped head (criterion ``positive``): the shipped model already
-orders 0.79 of held-out pairs by that gold score, and tens of noisy labels should refine it, not replace it."""
-HEAD_L2_FRESH = 0.1
+HEAD_L2_KEEP = 3.0
+"""L2 weight of :func:`fit_head` towards the shipped head (criterion ``positive``, the shipped model's own):
+tens of noisy labels should refine that head, not replace it."""
+HEAD_L2_FRESH = 10.0
 """L2 weight of :func:`fit_head` for a fresh head (``negative``, ``own``). Both weights were chosen on
-development pairs by ``scripts/learner_reward_model_curve.py --select-l2``."""
+development pairs, at 40 labels, by ``scripts/learner_reward_model_curve.py --select-l2`` (committed in
+``data/results/learner_reward_model_curve.json``; accuracy is flat within 0.01 from 0.3 to 30)."""
 
 
 def head_l2(criterion: str) -> float:

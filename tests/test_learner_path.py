@@ -103,3 +103,5 @@ def test_a_persons_labels_in_the_widget_drive_notebook_05(tmp_path, monkeypatch)
     text = "".join(printed(c.get("outputs", [])) for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code")
     assert "your own reward model (notebook 04)" in text and "criterion: 'negative'" in text
     assert "result check passed" in text
+    print("learner path:", person, saved.info["evaluation"],
+          *(line for line in text.splitlines() if "gain" in line or "Using" in line), sep="\n  ")
