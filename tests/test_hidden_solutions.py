@@ -36,10 +36,10 @@ STUB = re.compile(r"your code here", re.I)
 TRAINING = re.compile(r"(\btrain|train_dpo|train_reward_model\w*|train_reinforce|train_ppo|train_dpo_with_trl|"
                       r"rejection_sampling_finetune)\(|\.step\(|\.train\(\)")
 # Sizes that only say how much data a tagged cell makes, shrunk so the test stays quick (same code, less data):
-# notebook -> (run after this many tagged cells, code).
+# notebook -> (run right after the tagged cell that first defines this name, code).
 SMALLER = {
-    "04_reward_modeling": (2, "heldout_prompts = heldout_prompts[:64]  # exercise 3 clicks on any number of pairs"),
-    "06_alternatives_to_ppo": (1, 'settings["dpo_pairs"] = 64  # exercise 3 reads the first 64 pairs'),
+    "04_reward_modeling": ("heldout_prompts", "heldout_prompts = heldout_prompts[:64]  # exercise 3 clicks on any number of pairs"),
+    "06_alternatives_to_ppo": ("settings", 'settings["dpo_pairs"] = 64  # exercise 3 reads the first 64 pairs'),
 }
 
 
@@ -114,9 +114,10 @@ def build_namespace(name: str) -> dict:
         training = TRAINING.search(source)
         assert not training, (f"{path.name}: the cell tagged {SETUP_TAG!r} that starts {source[:50]!r} trains "
                               f"({training.group(0)!r}); exercises must not depend on training: untag it")
+        defined_before = set(namespace)
         run(source, namespace, f"{name} setup cell {number}")
-        after, smaller = SMALLER.get(name, (0, ""))
-        if number == after:
+        after, smaller = SMALLER.get(name, (None, ""))
+        if after in namespace and after not in defined_before:
             run(smaller, namespace, f"{name} smaller sizes")
     return namespace
 

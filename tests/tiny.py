@@ -35,10 +35,17 @@ def tiny_script_inputs(folder) -> dict:
 
     tokenizer = tiny_tokenizer()
     base = folder / "base"
-    GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128})).save_pretrained(base)
+    lm = GPT2LMHeadModel(GPT2Config(**{**tiny_lm(tokenizer).config.to_dict(), "n_positions": 128}))
+    lm.save_pretrained(base)
     tokenizer.save_pretrained(base)
-    rm = folder / "rm"
-    reward_model.init_reward_model(tiny_lm(tokenizer), tokenizer).save(rm)
+    rm = folder / "rm"  # as many positions as the base model (its samples, re-tokenised, must fit), the
+    small = tiny_lm(tokenizer)  # weights of tiny_lm for the first 64 (what the tests were written against)
+    longer = GPT2LMHeadModel(GPT2Config(**{**small.config.to_dict(), "n_positions": 128}))
+    state = small.state_dict()
+    positions = longer.transformer.wpe.weight.detach().clone()
+    positions[: small.config.n_positions] = state["transformer.wpe.weight"]
+    longer.load_state_dict({**state, "transformer.wpe.weight": positions})
+    reward_model.init_reward_model(longer, tokenizer).save(rm)
     prompts = folder / "prompts"
     prompts.mkdir()
     (prompts / "train.json").write_text(json.dumps(PROMPTS))
