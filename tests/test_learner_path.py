@@ -1,11 +1,12 @@
 """The learner's path, end to end: a person labels in notebook 04's widget, and notebook 05 runs on their model.
 
 CI's regular run of the notebooks lets the simulated labeller stand in for the learner. This test goes
-the person's way instead: notebook 04 runs with ``SIMULATE = False`` and the criterion ``negative``
-(parameters injected with papermill), and where the widget appears, a scripted person reads the pair the
-widget shows and presses the widget's own buttons, one click per pair. Notebook 04 then trains and saves
-the learner's reward model; notebook 05 must pick it up, say so, and make the reviews more negative:
-its result check asserts the ``negative`` gold score rose by at least 0.3 at a sequence KL of at most 8.
+the person's way instead: notebook 04 runs with ``SIMULATE = False`` and a named criterion (parameters
+injected with papermill), and where the widget appears, a scripted person reads the pair the widget shows
+and presses the widget's own buttons, one click per pair. Notebook 04 then trains and saves the learner's
+reward model; notebook 05 must pick it up, say so, and move the reviews the learner's way: its result
+check asserts that criterion's gold score rose by at least 0.3 at a sequence KL of at most 8 (for
+``negative``: the reviews get more negative).
 
 Notebook 04's cells tagged ``course-reward-models`` (the course's own reward models from thousands of
 simulated labels, run by the regular notebook test) are skipped here, it samples fewer training pairs, and it
@@ -25,11 +26,11 @@ SKIPPED_TAG = "course-reward-models"
 WIDGET_TAG = "labelling-widget"
 SAVED_TAG = "learner-model-saved"
 
-# Runs in notebook 04's kernel right after the widget cell: a person who prefers the more negative review,
-# with Bradley-Terry noise, pressing the buttons of the widget on screen (never session.label directly).
+# Runs in notebook 04's kernel right after the widget cell: a person who prefers reviews by the notebook's
+# criterion, with Bradley-Terry noise, pressing the buttons of the widget on screen (never session.label directly).
 SCRIPTED_PERSON = """
 from rlhf_utils.feedback import SimulatedLabeller
-_person = SimulatedLabeller(criterion="negative", seed=11, name=widget.session.labeller)
+_person = SimulatedLabeller(criterion=criterion, seed=11, name=widget.session.labeller)
 _clicks = []
 while widget.session.current is not None and len(_clicks) < 500:
     _shown = widget.shown_pair                       # what is on screen now
@@ -44,7 +45,7 @@ def cell_tags(cell) -> list[str]:
     return cell.get("metadata", {}).get("tags", [])
 
 
-def run_notebook_04_as_a_person(tmp_path: Path) -> list[dict]:
+def run_notebook_04_as_a_person(criterion: str) -> list[dict]:
     """Execute notebook 04 with papermill's parameters and nbclient, clicking through the widget; returns the
     outputs of every executed cell (the scripted person's summary included)."""
     from nbclient import NotebookClient
@@ -52,7 +53,7 @@ def run_notebook_04_as_a_person(tmp_path: Path) -> list[dict]:
     from papermill.parameterize import parameterize_notebook
 
     nb = load_notebook_node(str(NOTEBOOKS / "04_reward_modeling.ipynb"))
-    nb = parameterize_notebook(nb, {"SIMULATE": False, "YOUR_NAME": "scripted-person", "CRITERION": "negative",
+    nb = parameterize_notebook(nb, {"SIMULATE": False, "YOUR_NAME": "scripted-person", "CRITERION": criterion,
                                     "N_TRAIN_PAIRS": 200}, kernel_name="python3", language="python")
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     outputs = []
@@ -76,14 +77,15 @@ def printed(cell_outputs: list[dict]) -> str:
 
 
 @pytest.mark.slow
-def test_a_persons_labels_in_the_widget_drive_notebook_05(tmp_path, monkeypatch):
+@pytest.mark.parametrize("criterion", ["negative", "positive"])
+def test_a_persons_labels_in_the_widget_drive_notebook_05(criterion, tmp_path, monkeypatch):
     import papermill
 
     monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RLHF_SIMULATED_FEEDBACK", "0")   # a person labels, even under CI
     monkeypatch.delenv("MPLBACKEND", raising=False)
 
-    cells = run_notebook_04_as_a_person(tmp_path)
+    cells = run_notebook_04_as_a_person(criterion)
     person = json.loads(printed(next(c["outputs"] for c in cells if c["tags"] == ["scripted-person"])).strip())
     assert person["clicks"] >= 40, person
 
@@ -91,17 +93,17 @@ def test_a_persons_labels_in_the_widget_drive_notebook_05(tmp_path, monkeypatch)
     from rlhf_utils.feedback_store import FeedbackStore, default_store_path
 
     labels = FeedbackStore(default_store_path("labels")).labels("scripted-person")
-    assert len(labels) == person["clicks"] and all(r.criterion == "negative" for r in labels)
+    assert len(labels) == person["clicks"] and all(r.criterion == criterion for r in labels)
     assert all(r.response_time_s is not None for r in labels)   # clicked in the widget, not written directly
     saved = reward_model.RewardModel.load(reward_model.learner_reward_model_dir("quick"))
-    assert saved.criterion == "negative" and saved.info["labeller"] == "scripted-person"
+    assert saved.criterion == criterion and saved.info["labeller"] == "scripted-person"
     assert reward_model.usable(saved.info)[0], saved.info["evaluation"]
 
     out = tmp_path / "05.ipynb"
     papermill.execute_notebook(NOTEBOOKS / "05_rlhf_ppo_gpt2.ipynb", out, kernel_name="python3",
                                cwd=str(NOTEBOOKS), progress_bar=False)
     text = "".join(printed(c.get("outputs", [])) for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code")
-    assert "your own reward model (notebook 04)" in text and "criterion: 'negative'" in text
+    assert "your own reward model (notebook 04)" in text and f"criterion: {criterion!r}" in text
     assert "result check passed" in text
     print("learner path:", person, saved.info["evaluation"],
           *(line for line in text.splitlines() if "gain" in line or "Using" in line), sep="\n  ")
