@@ -35,6 +35,11 @@ from .lm_task import RESPONSE_LENGTH, TEMPERATURE
 from .models import check_model_tokenizer
 
 
+GENERATION_SEED_STRIDE = 1_000_003
+"""Iteration i of a trainer generates with seed ``LMPPOConfig.seed + GENERATION_SEED_STRIDE * i``: two runs
+whose seeds differ (and are below the stride) never share an iteration's seed."""
+
+
 @dataclass
 class LMPPOConfig:
     """Hyperparameters and implementation details of PPO for language models.
@@ -98,7 +103,9 @@ class LMPPOConfig:
     sanity_tolerance: float = 1e-3
     """Largest |log ratio| tolerated on the first minibatch of an iteration before warning."""
     seed: int = 0
-    """Seeds prompt sampling and generation."""
+    """Seeds prompt sampling, the minibatch order and generation: iteration i samples its responses from
+    torch's generator seeded with ``seed + GENERATION_SEED_STRIDE * i``, forked from the global one, so what
+    else runs in between (an evaluation, another model's sampling) does not change the training draw."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -296,8 +303,11 @@ class LMPPOTrainer:
     def rollout(self, prompts: Sequence[str]) -> LMRollout:
         """Sample responses, score them, and compute per-token rewards, advantages and returns."""
         cfg = self.config
-        samples = sample(self.policy.lm, self.tokenizer, prompts, cfg.response_length, cfg.temperature,
-                         keep_sampled_logprobs=cfg.check_sampling_logprobs)
+        device = next(self.policy.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(cfg.seed + GENERATION_SEED_STRIDE * self.iteration)  # see LMPPOConfig.seed
+            samples = sample(self.policy.lm, self.tokenizer, prompts, cfg.response_length, cfg.temperature,
+                             keep_sampled_logprobs=cfg.check_sampling_logprobs)
         self.policy.eval()
         logprobs, values, _ = self._evaluate(samples)
         ref_logprobs = response_logprobs(self.ref_model, samples, cfg.temperature, self.forbidden)
@@ -458,6 +468,6 @@ def train(
 
 
 __all__ = [
-    "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "LMRollout", "NonFiniteRewardError",
+    "GENERATION_SEED_STRIDE", "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "LMRollout", "NonFiniteRewardError",
     "PolicyWithValueHead", "course_config", "episode_flags", "kl_estimators", "per_token_rewards", "train",
 ]

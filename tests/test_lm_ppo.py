@@ -107,3 +107,23 @@ def test_sample_pairs_gives_two_fixed_length_responses_per_prompt(tokenizer):
     assert [s.response_ids.shape[0] for s in samples] == [4, 2, 4, 2]  # the A batches, then the B batches
     assert all(s.response_ids.shape[1] == lm_task.RESPONSE_LENGTH for s in samples)
     assert responses_a != responses_b  # independent draws
+
+
+def test_the_config_seed_controls_generation_whatever_the_global_rng_did(tokenizer):
+    def first_rollouts(seed: int, disturb: int) -> list[torch.Tensor]:
+        trainer = make_trainer(tokenizer, lambda s: torch.zeros(len(s.prompts)), seed=seed)
+        drawn = []
+        for _ in range(2):
+            torch.manual_seed(disturb)              # e.g. an evaluation in between, which reseeds the global RNG
+            drawn.append(trainer.rollout(PROMPTS).samples.response_ids)
+            trainer.iteration += 1
+        return drawn
+
+    a, b = first_rollouts(0, disturb=1), first_rollouts(0, disturb=2)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))             # the global RNG does not change the draw
+    assert not torch.equal(a[0], a[1])                                  # each iteration draws afresh
+    assert not torch.equal(a[0], first_rollouts(1, disturb=1)[0])       # another seed, another draw
+    trainer = make_trainer(tokenizer, lambda s: torch.zeros(len(s.prompts)))  # (building a tiny model seeds it)
+    before = torch.random.get_rng_state()
+    trainer.rollout(PROMPTS)
+    assert torch.equal(before, torch.random.get_rng_state())            # and the global RNG is left as it was
