@@ -98,4 +98,5 @@ def test_full_profile_end_to_end_on_local_sources(full_sources):
     assert len(history) == 2 and all(np.isfinite(h["score_mean"]) for h in history)
     result = evaluation.evaluate_policy(trainer.policy.lm, trainer.ref_model, tokenizer, heldout,
                                         reward_fn=reward_model.score_samples, samples_per_prompt=1, seed=0)
-    assert np.isfinite(result.gold_mean) and result.kl_mean >= -1e-3
+    # KL >= 0, and k1 is unbiased: its mean over a few samples may dip below 0, by sampling noise only
+    assert np.isfinite(result.gold_mean) and result.kl_mean >= -3 * result.kl_se, result
