@@ -23,6 +23,13 @@ others'. RLOO puts β·KL into the reward; GRPO adds β·KL (the k3 estimator) t
 task's other rules are set too: fixed-length responses (end-of-text and pad suppressed,
 ``min_new_tokens`` = the response length), the course temperature without top-k/top-p, dropout off,
 β > 0, and the reward model's score of the decoded text as the reward.
+
+**Position ids (a TRL 1.16 bug the course works around).** RLOO and GRPO score their samples without
+``position_ids``. GPT-2's position embeddings are absolute, so on a left-padded prompt every token is
+then scored one pad count further along than ``generate`` sampled it (``generate`` takes positions
+from the attention mask). The log-probs of the ratio and the KL would belong to another distribution
+than the one sampled from. :func:`rl_trainer` builds trainers whose scoring passes the mask-based
+positions of :func:`rlhf_utils.generation.position_ids`, for the policy and the reference alike.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .dpo import DPOTrainingConfig
 from .feedback import PreferencePair
+from .generation import position_ids as mask_positions
 from .lm_task import END_OF_TEXT, RESPONSE_LENGTH, TEMPERATURE
 from .reward_model import RewardModel, RewardTrainingConfig, only_top_layers_trainable
 
@@ -249,16 +257,56 @@ def rl_config(kind: Kind, output_dir: str, tokenizer: PreTrainedTokenizerBase, *
     return Config(**settings)
 
 
+@contextlib.contextmanager
+def _positions_from_mask(model) -> Iterator[None]:
+    """While active, a forward call of ``model`` without ``position_ids`` gets them from its attention mask."""
+    own = model.__dict__.get("forward")  # TRL patches forward on the instance (its fused log-prob head)
+    forward = model.forward
+
+    def forward_with_positions(*args, attention_mask=None, position_ids=None, **kwargs):
+        if position_ids is None and attention_mask is not None:
+            position_ids = mask_positions(attention_mask)
+        return forward(*args, attention_mask=attention_mask, position_ids=position_ids, **kwargs)
+
+    model.forward = forward_with_positions
+    try:
+        yield
+    finally:
+        if own is None:
+            del model.forward
+        else:
+            model.forward = own
+
+
+def with_mask_positions(trainer_class: type) -> type:
+    """``trainer_class`` (TRL's ``RLOOTrainer`` or ``GRPOTrainer``) scoring log-probs at mask-based positions.
+
+    TRL 1.16 computes the training, old and reference log-probs in ``_get_per_token_logps_and_entropies``
+    without ``position_ids`` (see the module docstring). This subclass wraps that one method; nothing else changes.
+    """
+
+    class MaskPositions(trainer_class):
+        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, *args, **kwargs):
+            with _positions_from_mask(model):
+                return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, *args, **kwargs)
+
+    MaskPositions.__name__ = MaskPositions.__qualname__ = f"{trainer_class.__name__}WithMaskPositions"
+    return MaskPositions
+
+
 def rl_trainer(kind: Kind, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rm: RewardModel,
                prompts: Sequence[str], args, callbacks: Sequence[Any] = ()):
-    """An ``RLOOTrainer`` or ``GRPOTrainer`` training ``model`` (in place) against ``rm`` on ``prompts``."""
+    """An ``RLOOTrainer`` or ``GRPOTrainer`` training ``model`` (in place) against ``rm`` on ``prompts``.
+
+    Its log-probs are scored at the positions ``generate`` sampled at (:func:`with_mask_positions`).
+    """
     rm.check_tokenizer(tokenizer)
     if kind == "rloo":
         from trl import RLOOTrainer as Trainer
     else:
         from trl import GRPOTrainer as Trainer
 
-    trainer = Trainer(model=model, reward_funcs=reward_function(rm), args=args, train_dataset=prompt_dataset(prompts),
+    trainer = with_mask_positions(Trainer)(model=model, reward_funcs=reward_function(rm), args=args, train_dataset=prompt_dataset(prompts),
                       processing_class=tokenizer, callbacks=list(callbacks))
     _quiet(trainer, not args.disable_tqdm)
     return trainer
@@ -267,5 +315,5 @@ def rl_trainer(kind: Kind, model: PreTrainedModel, tokenizer: PreTrainedTokenize
 __all__ = [
     "cpu_arguments", "preference_dataset", "prompt_completion_dataset", "prompt_dataset", "rejection_sampling_finetune",
     "reward_config", "reward_function", "rl_config", "rl_trainer", "train_dpo_with_trl", "train_reward_model_with_trl",
-    "with_prompt_rule",
+    "with_mask_positions", "with_prompt_rule",
 ]
