@@ -109,10 +109,59 @@ def _datasets_progress_bars_off() -> Iterator[None]:
 
 
 def _quiet(trainer, progress: bool) -> None:
-    from transformers import PrinterCallback
+    """A progress bar with the latest loss, instead of a printed dict per logging step (the log history keeps them)."""
+    from transformers import PrinterCallback, ProgressCallback
 
-    if not progress:
+    class BarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.training_bar is not None and logs and "loss" in logs:
+                self.training_bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+
+    if progress:
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(BarOnly())
+    else:
         trainer.remove_callback(PrinterCallback)  # without a progress bar, Trainer prints every log line
+
+
+_NOT_A_PREFIX = "The tokenized prompt is not a prefix"
+
+
+@contextlib.contextmanager
+def _boundary_merges_reported(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
+                              completions: Sequence[str]) -> Iterator[None]:
+    """Replace TRL's per-token "not a prefix" warnings by one line that counts the examples they concern.
+
+    Why they appear: TRL tokenises ``prompt + completion`` as one text. With byte-level BPE the prompt's
+    last token can merge with the completion's first (``" fil" + "m"`` -> ``" film"``), and TRL then
+    starts the completion one token early. The course samples responses as tokens after the prompt's
+    tokens, so this changes the first response token of those examples only. TRL warns once per
+    distinct merged token, a dozen identical-looking lines in notebook 06; the count says the same once.
+    """
+    import logging
+
+    merged = sum(
+        tokenizer(p + c)["input_ids"][: len(ids)] != ids
+        for p, c in zip(prompts, completions)
+        for ids in [tokenizer(p)["input_ids"]]
+    )
+
+    class DropNotAPrefix(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return _NOT_A_PREFIX not in str(record.getMessage())
+
+    loggers = [logging.getLogger(name) for name in ("trl.trainer.dpo_trainer", "trl.trainer.sft_trainer")]
+    drop = DropNotAPrefix()
+    for logger in loggers:
+        logger.addFilter(drop)
+    try:
+        if merged:
+            print(f"TRL re-tokenises prompt + response as one text: in {merged} of {len(prompts)} examples the "
+                  "response's first token merges with the prompt's last, so TRL's response starts one token earlier.")
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(drop)
 
 
 # ============================================================================ reward model (notebook 04)
@@ -166,8 +215,9 @@ def train_dpo_with_trl(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer:
     :func:`rlhf_utils.dpo.train_dpo`.
 
     Differences that remain by TRL's design: it appends an end-of-text token to each response (so
-    its sequence log-probs have one more term, a token the course's sampling never emits) and scores
-    at temperature 1 without the forbidden-token mask. Returns TRL's log history.
+    its sequence log-probs have one more term, a token the course's sampling never emits), scores
+    at temperature 1 without the forbidden-token mask, and re-tokenises prompt + response as one text
+    (:func:`_boundary_merges_reported`). Returns TRL's log history.
     """
     from trl import DPOConfig, DPOTrainer
 
@@ -183,7 +233,12 @@ def train_dpo_with_trl(policy: PreTrainedModel, ref: PreTrainedModel, tokenizer:
             disable_dropout=True, max_length=getattr(policy.config, "n_positions", None), logging_steps=10,
             **cpu_arguments(use_cpu=next(policy.parameters()).device.type == "cpu", progress=progress),
         )
-        trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dataset, processing_class=tokenizer)
+        texts = [(prompt, response) for prompt, c, r in zip(dataset["prompt"], dataset["chosen"], dataset["rejected"])
+                 for response in (c, r)]
+        with _boundary_merges_reported(tokenizer, *zip(*texts)):
+            trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=dataset,
+                                 processing_class=tokenizer)
+        _quiet(trainer, progress)
         trainer.train()
     policy.eval()
     return list(trainer.state.log_history)
@@ -208,8 +263,10 @@ def rejection_sampling_finetune(lm: PreTrainedModel, tokenizer: PreTrainedTokeni
             max_length=getattr(lm.config, "n_positions", None), seed=seed, logging_steps=10,
             **cpu_arguments(use_cpu=next(lm.parameters()).device.type == "cpu", progress=progress),
         )
-        trainer = SFTTrainer(model=lm, args=args, train_dataset=prompt_completion_dataset(prompts, responses),
-                             processing_class=tokenizer)
+        dataset = prompt_completion_dataset(prompts, responses)
+        with _boundary_merges_reported(tokenizer, dataset["prompt"], dataset["completion"]):
+            trainer = SFTTrainer(model=lm, args=args, train_dataset=dataset, processing_class=tokenizer)
+        _quiet(trainer, progress)
         trainer.train()
     lm.eval()
     return list(trainer.state.log_history)

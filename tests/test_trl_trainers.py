@@ -76,3 +76,20 @@ def test_the_workaround_restores_the_models_forward(setting):
     with trl_trainers._positions_from_mask(lm):
         assert lm.forward.__name__ == "forward_with_positions"
     assert lm.__dict__.get("forward") is own
+
+
+def test_dpo_reports_boundary_merges_once_and_shows_a_bar_not_log_dicts(setting, capsys, caplog):
+    from rlhf_utils import dpo
+    from rlhf_utils.feedback import PreferencePair
+
+    tokenizer, lm, _, _ = setting
+    # "The sto" + "ry ..." re-tokenises across the boundary; " good fun" after "This movie" does not.
+    pairs = [PreferencePair("The sto", "ry is great fun", "ry is boring")] * 3 + \
+        [PreferencePair("This movie", " good fun", " boring film")] * 3
+    policy = tiny_lm(tokenizer, seed=3)
+    trl_trainers.train_dpo_with_trl(policy, generation.frozen_copy(policy), tokenizer, pairs,
+                                    dpo.DPOTrainingConfig(epochs=4, batch_size=1), progress=True)  # 24 steps: 2 logging steps
+    printed = capsys.readouterr()
+    assert "in 6 of 12 examples" in printed.out  # chosen and rejected of the 3 merging pairs
+    assert "not a prefix" not in caplog.text + printed.err
+    assert "{'loss'" not in printed.out + printed.err  # the bar shows the loss; no raw log dict is printed
