@@ -118,7 +118,10 @@ def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.
     """Two independent estimates agree when they differ by at most ``k`` combined standard errors.
 
     ``|a - b| <= k * sqrt(se_a² + se_b² + spread²)``: how a live re-run is checked against committed
-    results. With ``k = 3`` two runs of the same thing disagree by chance about 0.3% of the time.
+    results. With ``k = 3`` two runs of the same thing would disagree by chance about 0.3% of the time
+    *if* the standard errors were known exactly and the estimates normal. They are estimated, ``spread``
+    from 2–6 seeds, so the tails are heavier: for a Student t with 4 degrees of freedom (3 seeds a side)
+    the chance is about 4%, with 10 about 1.3%. Read a failed check as "look", not as proof of a bug.
     ``spread`` is the seed-to-seed standard deviation of a *training run's* outcome: a re-run on another
     machine is another draw of the run (its floating-point path differs), not only of the evaluation.
     """

@@ -135,3 +135,39 @@ def test_hidden_solution_passes_its_checker(exercise: Exercise, setup_namespace)
     assert PASS in printed and FAIL not in printed, (
         f"{label}: the hidden solution does not pass its checker; fix the solution in the <details> block or the "
         f"checker cell:\n{printed}")
+
+
+# The common wrong answers each checker must reject: tests/wrong_answers/<notebook>.py holds
+# WRONG = {exercise number: [(what is wrong, source that defines the learner's function), ...]}.
+WRONG_DIR = Path(__file__).resolve().parent / "wrong_answers"
+
+
+def wrong_answers() -> list[tuple[Exercise, str, str]]:
+    found = []
+    by_key = {(e.notebook, e.number): e for e in CASES}
+    for path in sorted(WRONG_DIR.glob("[0-9]*.py")):
+        namespace: dict = {}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - the course's own test data
+        for number, answers in namespace["WRONG"].items():
+            exercise = by_key[(path.stem, number)]
+            found += [(exercise, what, source) for what, source in answers]
+    return found
+
+
+WRONG_CASES = wrong_answers()
+
+
+def test_wrong_answers_are_listed_for_the_named_exercises():
+    listed = {(e.notebook, e.number) for e, _, _ in WRONG_CASES}
+    assert len(WRONG_CASES) >= 1 and all(len(k) == 2 for k in listed)
+
+
+@pytest.mark.parametrize("exercise,what,source", WRONG_CASES,
+                         ids=[f"{e.notebook}-exercise{e.number}-{what}" for e, what, _ in WRONG_CASES])
+def test_common_wrong_answer_fails_its_checker(exercise: Exercise, what: str, source: str, setup_namespace):
+    namespace = dict(setup_namespace(exercise.notebook))
+    label = f"{exercise.notebook} exercise {exercise.number} ({what})"
+    run(exercise.stub, namespace, f"{label} stub")
+    run(source, namespace, f"{label} wrong answer")
+    printed = run(exercise.checker, namespace, f"{label} checker")
+    assert FAIL in printed and "hint" in printed, f"{label}: the checker accepts this wrong answer, or gives no hint:\n{printed}"
