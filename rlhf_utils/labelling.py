@@ -1,7 +1,7 @@
 """The labelling widget: a person compares two continuations and the choice is saved at once.
 
-Built only from core ipywidgets (no custom front-end, nothing to build), so it runs in JupyterLab,
-Jupyter Notebook, VS Code and Colab alike. Every button goes through the same
+Built from core ipywidgets plus one tiny anywidget for the keys (its JavaScript is inline, so there is
+nothing to build; anywidget runs in JupyterLab, Jupyter Notebook 7, VS Code and Colab alike). Every button goes through the same
 :class:`rlhf_utils.feedback.LabellingSession` as the simulated labeller: ``session.label(...)``
 appends the record to the JSONL store (flushed and fsynced) before the next pair appears, and
 "Undo" appends a retraction of this session's last label and shows that pair again.
@@ -10,6 +10,10 @@ A click labels the pair it was shown with. Each pair gets its own choice buttons
 pair's key: a second click of a double-click, or a click in a second widget on the same session,
 arrives from buttons of a pair the session has moved past, so it is refused (nothing is saved) and
 the widget shows the pair to judge now.
+
+Keys (:data:`KEYS`) do what the buttons do, once the widget has the focus (click it once). A key press
+carries the token of the pair that was on screen, so a press that arrives after that pair was
+replaced is refused like a stale click; a held key (auto-repeat) labels one pair, not several.
 
 Usage in a notebook::
 
@@ -21,9 +25,13 @@ Usage in a notebook::
 from __future__ import annotations
 
 import html
+import itertools
+import json
 import time
 
+import anywidget
 import ipywidgets as widgets
+import traitlets
 
 from .gold import check_criterion
 from .feedback import ComparisonPair, LabellingSession, StaleLabelError
@@ -69,6 +77,79 @@ DEFAULT_INSTRUCTIONS = instructions_for("positive")
 BUTTONS: dict[str, Choice] = {"A is better": "A", "B is better": "B", "Tie": "tie", "Skip": "skip"}
 """Button text -> the choice it records."""
 
+KEYS: dict[str, str] = {"a": "A", "1": "A", "b": "B", "2": "B", "t": "tie", "s": "skip", "u": "undo",
+                        "Backspace": "undo"}
+"""Key (as the browser names it, letters lower-cased) -> the choice it records, or ``"undo"``."""
+
+_KEY_HINT = ("<b>Keys:</b> <kbd>A</kbd> or <kbd>1</kbd> = A is better &middot; <kbd>B</kbd> or <kbd>2</kbd> = B is "
+             "better &middot; <kbd>T</kbd> = tie &middot; <kbd>S</kbd> = skip &middot; <kbd>U</kbd> or "
+             "<kbd>Backspace</kbd> = undo")
+
+
+class KeyboardShortcuts(anywidget.AnyWidget):
+    """Key presses on the labelling widget, sent to Python with the token of the pair on screen.
+
+    The listener sits on the enclosing widget (CSS class ``rlhf-labelling``), so keys work wherever the
+    focus is inside it, buttons included. It marks that element ``data-lm-suppress-shortcuts`` so that
+    JupyterLab's own single-key shortcuts (``a``, ``b``: insert a cell) do not fire there, ignores
+    auto-repeat, and leaves key presses with Ctrl, Alt or Meta alone.
+    """
+
+    _esm = """
+    const KEYS = new Set(%s);
+    function render({ model, el }) {
+      const state = document.createElement("span");
+      el.innerHTML = %s + " ";
+      el.appendChild(state);
+      el.style.fontSize = "0.9em";
+      let root = null;
+      const show = (on) => { state.textContent = on ? "(keys on)" : "(click the widget to use them)";
+                             state.style.color = on ? "#1a7f37" : "#777"; };
+      const onKey = (e) => {
+        if (e.ctrlKey || e.metaKey || e.altKey) return;
+        const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+        if (!KEYS.has(key)) return;
+        e.preventDefault();
+        e.stopPropagation();
+        if (e.repeat) return;  // a held key labels one pair, not several
+        model.send({ key: key, pair: model.get("pair_token") });
+      };
+      let keysOn = false;  // the person gave the widget the keys; a pair replaced under the focus keeps them
+      const onIn = () => { keysOn = true; show(true); };
+      const onOut = () => {
+        const lost = document.activeElement === null || document.activeElement === document.body;
+        keysOn = root.contains(document.activeElement) || (keysOn && lost);
+        show(keysOn);
+      };
+      model.on("change:pair_token", () => setTimeout(() => {
+        // a clicked button is replaced with the pair, which drops the focus to the page: give it back
+        if (keysOn && root && !root.contains(document.activeElement)) root.focus({ preventScroll: true });
+      }, 0));
+      const attach = (tries) => {  // el joins the page after render returns
+        root = el.closest(".rlhf-labelling");
+        if (!root && tries > 0) { requestAnimationFrame(() => attach(tries - 1)); return; }
+        root = root || el;
+        root.setAttribute("tabindex", "0");
+        root.setAttribute("data-lm-suppress-shortcuts", "true");
+        root.addEventListener("keydown", onKey);
+        root.addEventListener("focusin", onIn);
+        root.addEventListener("focusout", () => setTimeout(onOut, 0));
+        root.addEventListener("mousedown", (e) => {
+          // a button keeps the click but not the focus: it is replaced with its pair, and the keys would go with it
+          if (e.target.closest("button")) e.preventDefault();
+          if (e.target.closest("button") || !root.contains(document.activeElement)) root.focus({ preventScroll: true });
+        });
+        show(root.contains(document.activeElement));
+      };
+      attach(60);
+      return () => { if (root) { root.removeEventListener("keydown", onKey); root.removeEventListener("focusin", onIn); } };
+    }
+    export default { render };
+    """ % (json.dumps(list(KEYS)), json.dumps(_KEY_HINT))
+    pair_token = traitlets.Unicode("").tag(sync=True)
+    """The pair on screen now; every key press sends it back (see :meth:`LabellingWidget.press_key`)."""
+
+
 _TEXT_BOX = (
     "<div style='white-space:pre-wrap; line-height:1.5; min-height:4em'>"
     "<span style='color:#777'>{prompt}</span><b>{response}</b></div>"
@@ -82,7 +163,8 @@ def _as_html(prompt: str, response: str) -> str:
 
 class LabellingWidget(widgets.VBox):
     """Prompt and two continuations side by side; A / B / Tie / Skip, an optional 1-5 rating,
-    Undo, and progress (done / total, how many remain).
+    Undo, and progress (done / total, how many remain). Every action has a key (:data:`KEYS`, shown
+    on the widget; :meth:`press_key` is what a key press does).
 
     ``instructions`` (HTML) says what to prefer; ``show_rating=False`` hides the rating.
     ``last_error`` holds the message of the last failed action (also shown in red under the buttons).
@@ -120,6 +202,9 @@ class LabellingWidget(widgets.VBox):
         self.undo_button.on_click(lambda _button: self._on_undo())
         self.buttons = widgets.HBox([self.undo_button])
         self.status = widgets.HTML()
+        self.keyboard = KeyboardShortcuts()
+        self.keyboard.on_msg(lambda _widget, content, _buffers: self.press_key(content.get("key"), content.get("pair")))
+        self._tokens = itertools.count()
 
         children = [
             self.instructions,
@@ -128,8 +213,10 @@ class LabellingWidget(widgets.VBox):
         ]
         if show_rating:
             children.append(self.rating)
-        children += [self.buttons, self.status]
+        children += [self.buttons, self.keyboard, self.status]
         super().__init__(children)
+        self.add_class("rlhf-labelling")  # where the keyboard listener attaches (see KeyboardShortcuts)
+        self.text_a.add_class("rlhf-text-a")
         self._refresh()
 
     # ------------------------------------------------------------------ actions
@@ -155,6 +242,25 @@ class LabellingWidget(widgets.VBox):
             self._show_error(err)
             return
         self._refresh("Nothing to undo in this session." if retraction is None else "Undone: that pair is shown again.")
+
+    def press_key(self, key: str | None, pair_token: str | None = None) -> None:
+        """What a key press in the browser does (see :data:`KEYS`); ``pair_token`` is the pair it was pressed on.
+
+        Without a token the press is for the pair on screen now. A token of a pair already replaced (the
+        press crossed the next pair on its way) is refused: nothing is saved, and the widget says so.
+        """
+        action = KEYS.get(key or "")
+        if action is None:
+            return
+        if pair_token is not None and pair_token != self.keyboard.pair_token:
+            self.last_error = "StaleKeyPress: that key was pressed for a pair already replaced"
+            self.status.value = ("<span style='color:#b00'>Not saved: that key was pressed for the pair before this "
+                                 "one. Judge the pair shown now.</span>")
+            return
+        if action == "undo":
+            self._on_undo()
+        elif self._shown_item is not None:
+            self._on_choice(action, self._shown_item.key)
 
     # ------------------------------------------------------------------ what is on screen
     @property
@@ -192,6 +298,7 @@ class LabellingWidget(widgets.VBox):
             self.text_b.value = _as_html(item.pair.prompt, item.pair.response_b)
         where = html.escape(str(s.store.path))
         self.status.value = f"{html.escape(message)} <span style='color:#777'>Labels are saved to {where}</span>"
+        self.keyboard.pair_token = str(next(self._tokens))  # last: the pair and its buttons are on screen
         self._shown_at = time.monotonic()
 
     def _new_choice_buttons(self, shown: tuple[str, bool] | None, disabled: bool) -> None:

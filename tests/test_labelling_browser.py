@@ -1,4 +1,4 @@
-"""The labelling widget as a person uses it: JupyterLab in a real Chromium, clicks, then the file on disk.
+"""The labelling widget as a person uses it: JupyterLab in a real Chromium, clicks and keys, then the file on disk.
 
 The test starts ``jupyter lab`` on 127.0.0.1 in a temporary folder, opens a fixture notebook that
 shows the widget, runs its cell, clicks "A is better" (with rating 4), "B is better", "Tie" and
@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "labelling_widget.ipynb"
+KEYS_FIXTURE = Path(__file__).parent / "fixtures" / "labelling_widget_keys.ipynb"
+LATENCY_BAR_MS = 150  # median key press -> next pair on screen; 20 labels then cost the person <= 30 s of waiting
 CHROMIUM_ARGS = [
     "--no-sandbox",  # needed when running as root (CI containers)
     "--disable-gpu",
@@ -79,10 +81,11 @@ def _wait_for_server(url: str, server: subprocess.Popen, log: Path, timeout: flo
 
 @pytest.fixture
 def jupyter_lab(tmp_path):
-    """A JupyterLab server in ``tmp_path/root`` with its own config, runtime and store path."""
+    """A JupyterLab server in ``tmp_path/root`` (holding the fixture notebooks) with its own config, runtime and store path."""
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(FIXTURE, root / FIXTURE.name)
+    for fixture in (FIXTURE, KEYS_FIXTURE):
+        shutil.copy(fixture, root / fixture.name)
     store = tmp_path / "labels.jsonl"
     env = os.environ | {
         "RLHF_FEEDBACK_STORE": str(store),
@@ -136,6 +139,21 @@ def _wait_for_records(store: Path, n: int, timeout: float = 20.0) -> list[dict]:
     raise AssertionError(f"expected {n} records in {store} within {timeout} s, found {_records(store)}")
 
 
+def _run_fixture(browser, base: str, name: str):
+    """Open the fixture notebook in JupyterLab, wait for its kernel, run its code cell (Shift+Enter); the page."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page.goto(f"{base}/lab/tree/{name}")
+    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()
+    page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).not_to_have_text("[ ]:")
+    return page
+
+
 @pytest.mark.slow
 def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
     from playwright.sync_api import expect, sync_playwright
@@ -145,16 +163,7 @@ def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            expect.set_options(timeout=TIMEOUT_MS)
-            page.goto(f"{base}/lab/tree/{FIXTURE.name}")
-            # wait until the kernel is ready, then run the code cell with Shift+Enter
-            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()
-            page.locator(".jp-CodeCell .jp-InputArea-editor").first.click()
-            page.keyboard.press("Shift+Enter")
-            expect(page.locator(".jp-CodeCell .jp-InputPrompt").first).not_to_have_text("[ ]:")
-
+            page = _run_fixture(browser, base, FIXTURE.name)
             widget = page.locator(".jp-OutputArea-output")
 
             def button(text: str):
@@ -203,6 +212,85 @@ def test_labelling_widget_in_a_real_browser(chromium, jupyter_lab):
     assert undo["kind"] == "retraction" and undo["retracts"] == records[2]["record_id"], undo
     assert undo["pair_id"] == records[2]["pair_id"] and undo["labeller"] == "browser-test"
     print(f"browser session took {elapsed:.1f} s")
+
+
+# In the page: the time from each key press to the moment pair A's text changes (the next pair on screen).
+_LATENCY_PROBE = """() => {
+  window.__latencies = []; window.__pressed = null;
+  document.addEventListener("keydown", () => { window.__pressed = performance.now(); }, true);
+  const text = document.querySelector(".rlhf-text-a");
+  new MutationObserver(() => {
+    if (window.__pressed !== null) { window.__latencies.push(performance.now() - window.__pressed); window.__pressed = null; }
+  }).observe(text, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+@pytest.mark.slow
+def test_labelling_with_the_keyboard_in_a_real_browser(chromium, jupyter_lab):
+    """Keys label pairs as the buttons do: records on disk, a held key labels once, JupyterLab's own
+    single-key shortcuts do not fire, and the next pair is on screen within LATENCY_BAR_MS of the press."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, store, _ = jupyter_lab
+    keys = ["a", "b", "1", "2", "t", "s"] * 3 + ["a", "b"]  # 20 labels
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = _run_fixture(browser, base, KEYS_FIXTURE.name)
+            widget = page.locator(".rlhf-labelling")
+            expect(widget.get_by_text("pair 0 reads well")).to_be_visible(timeout=20000)
+            expect(widget.get_by_text("(click the widget to use them)")).to_be_visible()
+            cells = page.locator(".jp-Notebook .jp-Cell").count()
+            widget.locator(".rlhf-text-a").click()  # a click anywhere on the widget gives it the keys
+            expect(widget.get_by_text("(keys on)")).to_be_visible()
+            page.evaluate(_LATENCY_PROBE)
+            started = time.monotonic()
+            for n, key in enumerate(keys, start=1):
+                page.keyboard.press(key)
+                expect(widget.get_by_text(f"pair {n} reads well")).to_be_visible()  # a person waits for the next pair
+            wall = time.monotonic() - started
+            latencies = page.evaluate("window.__latencies")
+            _wait_for_records(store, len(keys))
+
+            page.keyboard.down("a")  # held down: the browser sends auto-repeat keydowns with repeat=true
+            for _ in range(5):
+                page.keyboard.down("a")
+            page.keyboard.up("a")
+            _wait_for_records(store, len(keys) + 1)
+            expect(widget.get_by_text(f"pair {len(keys) + 1} reads well")).to_be_visible()
+            page.keyboard.press("Backspace")  # undo that one
+            _wait_for_records(store, len(keys) + 2)
+            expect(widget.get_by_text(f"pair {len(keys)} reads well")).to_be_visible()
+            widget.locator("button.jupyter-button", has_text="B is better").click()  # a click, then keys again
+            expect(widget.get_by_text(f"pair {len(keys) + 1} reads well")).to_be_visible()
+            page.keyboard.press("t")
+            _wait_for_records(store, len(keys) + 4)
+            time.sleep(1.0)  # any stray label from the held key would have reached the file by now
+            assert page.locator(".jp-Notebook .jp-Cell").count() == cells, "a key reached JupyterLab's shortcuts"
+        except Exception:
+            if os.environ.get("LABELLING_BROWSER_DEBUG"):
+                page.screenshot(path=os.environ["LABELLING_BROWSER_DEBUG"])
+            raise
+        finally:
+            browser.close()
+
+    records = _records(store)
+    labels = [r for r in records if r["kind"] == "label"]
+    expected = {"a": "A", "1": "A", "b": "B", "2": "B", "t": "tie", "s": "skip"}
+    assert [r["choice"] for r in labels[: len(keys)]] == [expected[k] for k in keys]
+    assert [r["prompt"] for r in labels[: len(keys)]] == [f"Review {i}:" for i in range(len(keys))]
+    held, clicked, typed = labels[len(keys):]
+    assert held["choice"] == "A" and held["prompt"] == f"Review {len(keys)}:", "a held key must label exactly one pair"
+    undo = records[len(keys) + 1]
+    assert undo["kind"] == "retraction" and undo["retracts"] == held["record_id"]
+    assert (clicked["choice"], clicked["prompt"]) == ("B", f"Review {len(keys)}:")  # the undone pair, by mouse
+    assert (typed["choice"], typed["prompt"]) == ("tie", f"Review {len(keys) + 1}:"), "keys stop after a click"
+    assert len(records) == len(keys) + 4
+    assert len(latencies) == len(keys), latencies
+    median = sorted(latencies)[len(latencies) // 2]
+    print(f"key press -> next pair on screen: median {median:.0f} ms, max {max(latencies):.0f} ms; "
+          f"{len(keys)} labels in {wall:.1f} s")
+    assert median <= LATENCY_BAR_MS, f"median key-to-next-pair latency {median:.0f} ms > {LATENCY_BAR_MS} ms"
 
 
 def test_widget_logic_without_a_browser(tmp_path):
@@ -295,3 +383,42 @@ def test_undo_at_the_start_of_a_session_touches_no_earlier_label(tmp_path):
     widget_two.undo_button.click()
     assert "Nothing to undo in this session" in widget_two.status.value
     assert len(session.store.labels()) == 1 and len(session.store.records) == 1  # no retraction written
+
+
+def test_keys_do_what_the_buttons_do(tmp_path):
+    """The key path (what a key press in the browser sends) records the same choices as the buttons."""
+    from rlhf_utils.feedback_store import load_records
+    from rlhf_utils.labelling import KEYS
+
+    session, widget = _widget_on(tmp_path, n_pairs=6)
+    assert "Backspace" in widget.keyboard._esm and "data-lm-suppress-shortcuts" in widget.keyboard._esm
+    for key in ["a", "2", "t", "u", "s", "1", "b"]:
+        widget.press_key(key, widget.keyboard.pair_token)  # the token the browser holds for the pair on screen
+    widget.press_key("x", widget.keyboard.pair_token)  # not a labelling key: nothing happens
+    widget.press_key("Backspace")
+    records = load_records(tmp_path / "l.jsonl")
+    summary = [getattr(r, "choice", "undo") for r in records]
+    assert summary == ["A", "B", "tie", "undo", "skip", "A", "B", "undo"]
+    assert set(KEYS.values()) == {"A", "B", "tie", "skip", "undo"}
+    assert session.done == 4  # 7 labels, 2 undone
+
+
+def test_a_key_pressed_for_a_replaced_pair_is_refused(tmp_path):
+    """Key presses while a pair is being replaced: the second press still carries the first pair's token."""
+    session, widget = _widget_on(tmp_path)
+    first_token = widget.keyboard.pair_token
+    widget.press_key("a", first_token)
+    assert widget.keyboard.pair_token != first_token
+    widget.press_key("b", first_token)  # arrived after the next pair was put on screen: refused
+    widget.press_key("u", first_token)  # an undo meant for the old screen is refused too (no double undo)
+    assert [r.choice for r in session.store.labels()] == ["A"] and len(session.store.records) == 1
+    assert widget.last_error and "not saved" in widget.status.value.lower()
+    widget.press_key("b", widget.keyboard.pair_token)
+    assert [r.choice for r in session.store.labels()] == ["A", "B"]
+
+
+def test_keys_after_the_last_pair_save_nothing(tmp_path):
+    session, widget = _widget_on(tmp_path, n_pairs=1)
+    widget.press_key("a", widget.keyboard.pair_token)
+    widget.press_key("b", widget.keyboard.pair_token)
+    assert [r.choice for r in session.store.labels()] == ["A"] and session.remaining == 0
