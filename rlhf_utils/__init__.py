@@ -22,6 +22,7 @@ module                  notebook  concept
 ``feedback_store``      04, 07    judgements as records in a crash-safe JSONL file
 ``feedback``            04, 07    labelling sessions, the simulated labeller, agreement, pairs
 ``labelling``           04, 07    the labelling widget
+``classroom``           04        a class's labels: export, merge, agreement (Cohen's, Fleiss' κ)
 ``reward_model``        04-07     Bradley-Terry reward models: train, score, save, load
 ``evaluation``          05-07     the one evaluator of every policy (gold, KL, diversity, win-rate)
 ``lm_ppo``              05        PPO for language models
@@ -48,7 +49,7 @@ from .runtime import CourseSetup, setup  # noqa: E402
 PIPELINE = (
     "profiles", "paths", "runtime", "exercises", "plotting", "policy_gradient", "ppo", "cartpole_ppo",
     "lm_task", "models", "pretraining", "gold", "generation", "feedback_store", "feedback", "labelling",
-    "reward_model", "evaluation", "lm_ppo", "dpo", "best_of_n", "overoptimization", "trl_trainers", "results",
+    "classroom", "reward_model", "evaluation", "lm_ppo", "dpo", "best_of_n", "overoptimization", "trl_trainers", "results",
 )
 """The package's modules in pipeline order: each imports only modules before it."""
 
