@@ -112,7 +112,9 @@ class KeyboardShortcuts(anywidget.AnyWidget):
         e.preventDefault();
         e.stopPropagation();
         if (e.repeat) return;  // a held key labels one pair, not several
-        model.send({ key: key, pair: model.get("pair_token") });
+        // the pair the person sees: the token in the text on screen, not the newest one Python has sent
+        const shown = root.querySelector("[data-pair-token]");
+        model.send({ key: key, pair: shown ? shown.dataset.pairToken : model.get("pair_token") });
       };
       let keysOn = false;  // the person gave the widget the keys; a pair replaced under the focus keeps them
       const onIn = () => { keysOn = true; show(true); };
@@ -147,18 +149,20 @@ class KeyboardShortcuts(anywidget.AnyWidget):
     export default { render };
     """ % (json.dumps(list(KEYS)), json.dumps(_KEY_HINT))
     pair_token = traitlets.Unicode("").tag(sync=True)
-    """The pair on screen now; every key press sends it back (see :meth:`LabellingWidget.press_key`)."""
+    """The pair shown now. A key press sends back the token written into the text on screen (so, the pair the
+    person saw, even while the next one is on its way); see :meth:`LabellingWidget.press_key`."""
 
 
 _TEXT_BOX = (
-    "<div style='white-space:pre-wrap; line-height:1.5; min-height:4em'>"
+    "<div data-pair-token='{token}' style='white-space:pre-wrap; line-height:1.5; min-height:4em'>"
     "<span style='color:#777'>{prompt}</span><b>{response}</b></div>"
 )
 
 
-def _as_html(prompt: str, response: str) -> str:
+def _as_html(prompt: str, response: str, token: str = "") -> str:
+    """One response under its prompt; ``token`` marks which pair the text belongs to (a key press reads it)."""
     shown = html.escape(response) if response.strip() else "<i style='color:#a00'>(empty)</i>"
-    return _TEXT_BOX.format(prompt=html.escape(prompt), response=shown)
+    return _TEXT_BOX.format(prompt=html.escape(prompt), response=shown, token=html.escape(token))
 
 
 class LabellingWidget(widgets.VBox):
@@ -288,17 +292,18 @@ class LabellingWidget(widgets.VBox):
         self.rating.value = None
         item = s.current
         self._shown_item = item
+        token = str(next(self._tokens))
         finished = item is None
         self._new_choice_buttons(None if finished else item.key, disabled=finished)
         if finished:
             self.text_a.value = self.text_b.value = ""
             message = f"{message} All {s.total} pairs are labelled.".strip()
         else:
-            self.text_a.value = _as_html(item.pair.prompt, item.pair.response_a)
-            self.text_b.value = _as_html(item.pair.prompt, item.pair.response_b)
+            self.text_a.value = _as_html(item.pair.prompt, item.pair.response_a, token)
+            self.text_b.value = _as_html(item.pair.prompt, item.pair.response_b, token)
         where = html.escape(str(s.store.path))
         self.status.value = f"{html.escape(message)} <span style='color:#777'>Labels are saved to {where}</span>"
-        self.keyboard.pair_token = str(next(self._tokens))  # last: the pair and its buttons are on screen
+        self.keyboard.pair_token = token
         self._shown_at = time.monotonic()
 
     def _new_choice_buttons(self, shown: tuple[str, bool] | None, disabled: bool) -> None:
