@@ -42,8 +42,7 @@ _COMMON = (
     "there</b>, as a reader would, even in a clumsy sentence. Text that only repeats words (&ldquo;great great "
     "great&rdquo;) or says almost nothing is worse than a plain, neutral sentence. Both stop after a fixed number "
     "of tokens, so do not mark one down for ending mid-sentence. Equally {adjective}? <i>Tie</i>. <i>Skip</i> only "
-    "when neither has any {what} at all. The rating (optional) says how much better your choice is: 1 = slightly, "
-    "5 = far better."
+    "when neither has any {what} at all."
 )
 _EXAMPLE = "<br><span style='color:#555'>Example: {example}</span>"
 INSTRUCTION_PARTS = {
@@ -166,11 +165,13 @@ def _as_html(prompt: str, response: str, token: str = "") -> str:
 
 
 class LabellingWidget(widgets.VBox):
-    """Prompt and two continuations side by side; A / B / Tie / Skip, an optional 1-5 rating,
+    """Prompt and two continuations side by side; A / B / Tie / Skip, an optional 1-5 rating (off by default),
     Undo, and progress (done / total, how many remain). Every action has a key (:data:`KEYS`, shown
     on the widget; :meth:`press_key` is what a key press does).
 
-    ``instructions`` (HTML) says what to prefer; ``show_rating=False`` hides the rating.
+    ``instructions`` (HTML) says what to prefer. The 1-5 rating is off by default: used as a margin or soft
+    target it did not make the learner's reward model better (``scripts/learner_label_efficiency.py``,
+    ``data/results/learner_label_efficiency.json``); ``show_rating=True`` shows it, e.g. to teach ratings as feedback.
     ``last_error`` holds the message of the last failed action (also shown in red under the buttons).
     """
 
@@ -179,7 +180,7 @@ class LabellingWidget(widgets.VBox):
         session: LabellingSession,
         *,
         instructions: str = DEFAULT_INSTRUCTIONS,
-        show_rating: bool = True,
+        show_rating: bool = False,
     ) -> None:
         self.session = session
         self.last_error: str | None = None
@@ -198,7 +199,7 @@ class LabellingWidget(widgets.VBox):
         self.rating = widgets.ToggleButtons(
             options=[("no rating", None)] + [(str(i), i) for i in range(1, 6)],
             value=None,
-            description="How much better:",
+            description="How much better (1 = slightly, 5 = far):",
             style={"description_width": "initial", "button_width": "auto"},
         )
         self.choice_buttons: list[widgets.Button] = []  # the buttons of the pair shown now (see _refresh)

@@ -610,7 +610,8 @@ def final_token_features(rm: RewardModel, prompts: Sequence[str], responses: Seq
 
 
 def fit_head(rm: RewardModel, pairs: Sequence[PreferencePair], *, prior: torch.Tensor | None = None,
-             l2: float = HEAD_L2_FRESH, features: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+             l2: float = HEAD_L2_FRESH, features: tuple[torch.Tensor, torch.Tensor] | None = None,
+             margins: torch.Tensor | Sequence[float] | None = None) -> dict[str, float]:
     """Refit only the score head ``w`` of ``rm`` (in place) on preference pairs, the trunk frozen.
 
     With features ``h`` of each pair's chosen and rejected response (:func:`final_token_features`) and
@@ -622,6 +623,14 @@ def fit_head(rm: RewardModel, pairs: Sequence[PreferencePair], *, prior: torch.T
     This is logistic regression, convex in ``w``, so L-BFGS finds the one minimum: the fit is
     deterministic and takes well under a second. ``features`` may be passed when the same pairs'
     features were computed before. Returns the final loss and the number of pairs.
+
+    ``margins`` (one ``m ≥ 0`` per pair; default ``None``: the loss above, unchanged) gives the margin loss of
+    Llama 2 (Touvron et al., 2023): the chosen response must win by at least ``m``,
+
+        L(w) = -mean[t · log σ(Δ - m) + (1 - t) · log σ(-Δ - m)]  +  l2 · ||w - prior||²,
+
+    with a larger ``m`` for a pair the labeller rated as a clearer preference (:func:`rating_margins`); give a
+    tie (``t = 0.5``) the margin 0. Still convex in ``w``.
     """
     if not pairs:
         raise ValueError("No preference pairs to fit the head on: label a few pairs first.")
@@ -633,21 +642,86 @@ def fit_head(rm: RewardModel, pairs: Sequence[PreferencePair], *, prior: torch.T
     target = torch.tensor([p.target for p in pairs], dtype=torch.float64)
     head = rm.model.score.weight
     prior = torch.zeros(diff.shape[1], dtype=torch.float64) if prior is None else prior.detach().double().reshape(-1)
+    if margins is not None:
+        margins = torch.as_tensor(margins, dtype=torch.float64).reshape(-1)
+        if margins.shape[0] != len(pairs) or not torch.isfinite(margins).all() or (margins < 0).any():
+            raise ValueError(f"margins must be {len(pairs)} finite numbers >= 0, one per pair; got {margins.tolist()}")
     w = prior.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([w], lr=1.0, max_iter=200, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
         delta = diff @ w
-        loss = -(target * F.logsigmoid(delta) + (1 - target) * F.logsigmoid(-delta)).mean()
+        if margins is None:
+            loss = -(target * F.logsigmoid(delta) + (1 - target) * F.logsigmoid(-delta)).mean()
+        else:
+            loss = -(target * F.logsigmoid(delta - margins) + (1 - target) * F.logsigmoid(-delta - margins)).mean()
         loss = loss + l2 * (w - prior).pow(2).sum()
         loss.backward()
         return loss
 
-    loss = optimizer.step(objective)
+    optimizer.step(objective)  # returns the loss at the start; the one at the minimum is evaluated below
+    loss = objective()
     with torch.no_grad():
         head.copy_(w.detach().reshape(head.shape).to(head.dtype))
     return {"loss": float(loss.detach()), "pairs": len(pairs)}
+
+
+def rating_margins(ratings: Sequence[int | None], scale: float, top: int = 5) -> torch.Tensor:
+    """Margins for :func:`fit_head` from 1-5 ratings of how clear each preference was: ``scale·(rating-1)/(top-1)``.
+
+    Rating 1 ("barely") gets margin 0, rating ``top`` ("by far") gets ``scale``; a missing rating (``None``,
+    e.g. a tie) gets 0. ``scale`` is in units of the head's reward difference Δ.
+    """
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
+    out = []
+    for r in ratings:
+        if r is not None and not (isinstance(r, int | np.integer) and 1 <= r <= top):
+            raise ValueError(f"a rating is a whole number from 1 to {top} (or None), got {r!r}")
+        out.append(0.0 if r is None else scale * (int(r) - 1) / (top - 1))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def pair_features(rm: RewardModel, prompts: Sequence[str], responses_a: Sequence[str], responses_b: Sequence[str],
+                  batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`final_token_features` of both responses of each pair: ``(h_a, h_b)``, each ``(N, hidden)``."""
+    return (final_token_features(rm, prompts, responses_a, batch_size),
+            final_token_features(rm, prompts, responses_b, batch_size))
+
+
+def head_gold_accuracy(head_weight: torch.Tensor, features_a: torch.Tensor, features_b: torch.Tensor,
+                       gold_a: Sequence[float], gold_b: Sequence[float]) -> tuple[float, int]:
+    """:func:`gold_pairwise_accuracy` of the linear head ``w`` on pairs given by their features:
+    the reward model's raw rewards are ``w · h``. Returns ``(accuracy, pairs compared)``."""
+    w = head_weight.detach().reshape(-1).to(features_a.dtype)
+    return gold_pairwise_accuracy((features_a @ w).numpy(), (features_b @ w).numpy(), gold_a, gold_b)
+
+
+def most_uncertain(head_weight: torch.Tensor, features_a: torch.Tensor, features_b: torch.Tensor, k: int = 1,
+                   exclude: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """Uncertainty sampling: the indices of the ``k`` pairs the head is least sure about, most uncertain first.
+
+    With the head ``w`` and each pair's features (:func:`pair_features`), the model's preference is
+    ``P(A ≻ B) = σ(Δ)`` with ``Δ = w · (h_a - h_b)``; the least certain pairs are those with the smallest
+    ``|Δ|`` (``P`` nearest 1/2), the ones whose label could change the head most. ``exclude`` (indices already
+    labelled) are never chosen, nor is a pair whose two responses have the same features (``h_a = h_b``: no
+    label can teach the head anything from it). Returns at most ``k`` indices (fewer when fewer remain), a
+    ``LongTensor``; equal ``|Δ|`` go in index order.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if features_a.shape != features_b.shape or features_a.dim() != 2:
+        raise ValueError(f"features_a and features_b must both be (pairs, hidden); got {tuple(features_a.shape)} "
+                         f"and {tuple(features_b.shape)}")
+    diff = features_a - features_b
+    delta = (diff @ head_weight.detach().reshape(-1).to(diff.dtype)).abs()
+    allowed = diff.abs().amax(dim=1) > 0
+    if exclude is not None:
+        allowed[torch.as_tensor(exclude, dtype=torch.long).reshape(-1)] = False
+    candidates = torch.nonzero(allowed).reshape(-1)
+    order = torch.sort(delta[candidates], stable=True).indices
+    return candidates[order[:k]]
 
 
 def warm_start(shipped: RewardModel, criterion: str) -> RewardModel:
@@ -799,7 +873,8 @@ def load_reward_model(prefer_learner: bool = True, *, tokenizer: PreTrainedToken
 __all__ = [
     "BUILD_COMMAND", "HEAD_L2_FRESH", "HEAD_L2_KEEP", "MIN_HELDBACK_PAIRS", "REWARD_MODEL_NAME", "SCORING_RULE", "SHIPPED_REWARD_MODEL_DIR",
     "USABLE_ACCURACY", "RewardModel", "RewardModelFileError", "RewardModelTokenizerError", "final_token_features",
-    "fit_head", "head_l2", "learner_reward_model", "usable", "warm_start", "HELDBACK_SHARE", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
+    "fit_head", "head_gold_accuracy", "head_l2", "learner_reward_model", "most_uncertain", "pair_features",
+    "rating_margins", "usable", "warm_start", "HELDBACK_SHARE", "RewardTrainingConfig", "bradley_terry_loss", "check_reward_tokenizer",
     "encode_for_reward", "eval_mode", "evaluate_pairs", "format_for_reward", "gold_pairwise_accuracy",
     "init_reward_model", "last_token_rewards", "learner_reward_model_dir", "load_reward_model",
     "only_top_layers_trainable", "pad_right", "pairwise_accuracy", "same_vocabulary", "samples_for_reward",

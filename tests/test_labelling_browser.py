@@ -301,7 +301,7 @@ def test_widget_logic_without_a_browser(tmp_path):
 
     pairs = [("It was", " lovely", " awful"), ("It was", " fine", " dull"), ("It was", " great fun", " a bore")]
     session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), pairs, model="m", labeller="ann")
-    widget = LabellingWidget(session, instructions="Prefer the <b>shorter</b> review.")
+    widget = LabellingWidget(session, instructions="Prefer the <b>shorter</b> review.", show_rating=True)
 
     def click(text: str) -> None:  # the buttons on screen now: each pair gets its own choice buttons
         ({b.description: b for b in widget.choice_buttons} | {"Undo": widget.undo_button})[text].click()

@@ -205,3 +205,82 @@ def test_save_is_atomic_a_crash_keeps_the_old_model_whole(shipped, tmp_path, mon
         shipped.save(folder)
     assert rmod.RewardModel.load(folder).gain == 2.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rm"]   # no temporary folder left behind
+
+
+# ------------------------------------------------------------------ the rating's margin, and choosing pairs actively
+def test_fit_head_margins_give_the_llama2_loss_and_none_is_the_plain_loss(shipped):
+    pairs = toy_pairs(30, seed=6)
+    prompts = [p.prompt for p in pairs]
+    features = rmod.pair_features(shipped, prompts, [p.chosen for p in pairs], [p.rejected for p in pairs])
+    plain, zeros = rmod.warm_start(shipped, "negative"), rmod.warm_start(shipped, "negative")
+    rmod.fit_head(plain, pairs, l2=0.1, features=features)
+    rmod.fit_head(zeros, pairs, l2=0.1, features=features, margins=[0.0] * len(pairs))
+    torch.testing.assert_close(zeros.model.score.weight, plain.model.score.weight)   # m = 0 is the plain loss
+    margins = rmod.rating_margins([1 + i % 5 for i in range(len(pairs))], scale=2.0)
+    wide = rmod.warm_start(shipped, "negative")
+    rmod.fit_head(wide, pairs, l2=0.1, features=features, margins=margins)
+    diff = (features[0] - features[1]).double()
+
+    def margin_loss_gradient(head: torch.Tensor) -> float:
+        w = head.detach().reshape(-1).double().requires_grad_(True)
+        loss = -torch.nn.functional.logsigmoid(diff @ w - margins).mean() + 0.1 * w.pow(2).sum()
+        loss.backward()
+        return float(w.grad.norm())
+
+    # the fit is the minimum of -mean log σ(Δ - m) + l2 ||w||² (zero gradient there), and the plain fit is not
+    assert margin_loss_gradient(wide.model.score.weight) < 1e-3 * margin_loss_gradient(torch.zeros(diff.shape[1]))
+    assert margin_loss_gradient(plain.model.score.weight) > 100 * margin_loss_gradient(wide.model.score.weight)
+    delta, plain_delta = (diff @ rm.model.score.weight.detach().reshape(-1).double() for rm in (wide, plain))
+    assert delta.mean() > plain_delta.mean()                                    # pairs must be won by a margin
+    for bad in ([1.0] * (len(pairs) - 1), [-1.0] + [0.0] * (len(pairs) - 1), [math.nan] * len(pairs)):
+        with pytest.raises(ValueError, match="one per pair"):
+            rmod.fit_head(wide, pairs, features=features, margins=bad)
+
+
+def test_rating_margins_grow_with_the_rating_from_zero():
+    torch.testing.assert_close(rmod.rating_margins([None, 1, 2, 3, 5], scale=2.0),
+                               torch.tensor([0.0, 0.0, 0.5, 1.0, 2.0], dtype=torch.float64))
+    for bad in ([0], [6], [2.5]):
+        with pytest.raises(ValueError, match="1 to 5"):
+            rmod.rating_margins(bad, scale=1.0)
+    with pytest.raises(ValueError, match="scale"):
+        rmod.rating_margins([3], scale=-1.0)
+
+
+def test_most_uncertain_picks_the_smallest_reward_gaps_and_skips_labelled_and_identical_pairs():
+    w = torch.tensor([1.0, 0.0])
+    fa = torch.tensor([[3.0, 0.0], [0.2, 1.0], [-0.1, 0.0], [5.0, 5.0], [1.0, 2.0], [-2.0, 0.0]])
+    fb = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [0.0, 0.0], [0.0, 0.0]])
+    # |Δ| = 3, 0.2, 0.1, 0 (but identical features: never chosen), 1, 2
+    assert rmod.most_uncertain(w, fa, fb).tolist() == [2]
+    assert rmod.most_uncertain(w, fa, fb, k=3).tolist() == [2, 1, 4]
+    assert rmod.most_uncertain(w, fa, fb, k=2, exclude=[2, 4]).tolist() == [1, 5]
+    assert rmod.most_uncertain(w, fa, fb, k=10, exclude=torch.tensor([0, 1])).tolist() == [2, 4, 5]  # fewer remain
+    assert rmod.most_uncertain(torch.zeros(2), fa, fb, k=2).tolist() == [0, 1]   # a zero head: every pair a tie
+    with pytest.raises(ValueError, match="at least 1"):
+        rmod.most_uncertain(w, fa, fb, k=0)
+    with pytest.raises(ValueError, match="pairs, hidden"):
+        rmod.most_uncertain(w, fa, fb[:3])
+
+
+def test_head_gold_accuracy_scores_pairs_as_the_model_does(shipped):
+    pairs = toy_pairs(20, seed=7)
+    prompts, a, b = [p.prompt for p in pairs], [p.chosen for p in pairs], [p.rejected for p in pairs]
+    gold_a, gold_b = gold.gold_scores(a, prompts), gold.gold_scores(b, prompts)
+    expected = rmod.gold_pairwise_accuracy(shipped.score_texts(prompts, a, raw=True).numpy(),
+                                           shipped.score_texts(prompts, b, raw=True).numpy(), gold_a, gold_b)
+    got = rmod.head_gold_accuracy(shipped.model.score.weight, *rmod.pair_features(shipped, prompts, a, b), gold_a, gold_b)
+    assert got[1] == expected[1] and got[0] == pytest.approx(expected[0])
+
+
+def test_fit_head_reports_the_loss_at_the_minimum_not_at_the_start(shipped):
+    train = toy_pairs(30, seed=2)
+    rm = rmod.warm_start(shipped, "negative")  # a zero head: the loss starts at log 2
+    result = rmod.fit_head(rm, train, l2=1e-3)
+    assert result["loss"] < math.log(2) - 1e-3
+    prompts = [p.prompt for p in train]
+    delta = (rm.score_texts(prompts, [p.chosen for p in train], raw=True)
+             - rm.score_texts(prompts, [p.rejected for p in train], raw=True)).double()
+    bt = -torch.nn.functional.logsigmoid(delta).mean().item()
+    penalty = 1e-3 * rm.model.score.weight.double().pow(2).sum().item()
+    assert result["loss"] == pytest.approx(bt + penalty, rel=1e-4)
