@@ -115,7 +115,13 @@ print(f"{STEPS:,} environment steps per run, seeds {SEEDS}")
 # **Step 4: causality (reward-to-go).** An action cannot change rewards that came before it. For $k < t$,
 # $\mathbb{E}\big[\nabla_\theta \log \pi_\theta(a_t\mid s_t)\, r_k\big] = 0$, because $r_k$ is fixed once we condition on the history up to $s_t$, and
 # $\mathbb{E}_{a \sim \pi_\theta}[\nabla_\theta \log \pi_\theta(a \mid s)] = \sum_a \nabla_\theta \pi_\theta(a\mid s) = \nabla_\theta \sum_a \pi_\theta(a\mid s) = \nabla_\theta 1 = 0$.
-# Dropping those zero-mean terms replaces $R(\tau)$ by the reward-to-go $G_t$ (with $\gamma = 1$ exactly; with $\gamma < 1$ it is the usual discounted approximation):
+# Dropping those zero-mean terms replaces $R(\tau)$ by the rewards from step $t$ on. With $\gamma = 1$ that is exactly the
+# reward-to-go $G_t$. With $\gamma < 1$ it is $\sum_{k \ge t} \gamma^{k} r_k = \gamma^{t} G_t$: a reward at step $k$ is
+# discounted from the *start* of the episode, so the exact gradient of the discounted $J$ also shrinks the weight of late
+# steps by $\gamma^t$. Practically every implementation, ours included, drops that $\gamma^t$ and weights every step by
+# $G_t$, as if each step were the start of an episode. That is no longer the exact gradient of the discounted $J$; it is
+# the usual approximation, which treats $\gamma$ as a knob that lowers the variance (far-away rewards count less) while the
+# quantity we really care about is the undiscounted return. Below we write $G_t$ and ignore the difference:
 #
 # $$\nabla_\theta J = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, G_t\Big] = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, Q^{\pi_\theta}(s_t, a_t)\Big],$$
 #
@@ -286,14 +292,22 @@ print("returns_to_go matches pg.discounted_returns")
 
 # %%
 ep = max(episodes, key=lambda e: len(e.rewards))
+vanilla_weights = pg.reward_to_go(ep.rewards, 0.99, causal=False)
+rtg_weights = returns_to_go(ep.rewards, 0.99)
+assert torch.isclose(vanilla_weights[-1], rtg_weights[0]) and rtg_weights[-1] == 1.0  # G_0 = R(tau); G_{T-1} = r_{T-1}
 fig, ax = plt.subplots(figsize=(7, 3))
-ax.plot(pg.reward_to_go(ep.rewards, 0.99, causal=False), label=r"vanilla: $R(\tau)$ at every step")
-ax.plot(returns_to_go(ep.rewards, 0.99), label=r"reward-to-go: $G_t$")
-ax.set_xlabel("step t of the episode")
-ax.set_ylabel(r"weight $\Psi_t$")
-ax.set_title(f"REINFORCE weights for one episode of {len(ep.rewards)} steps (gamma = 0.99)")
+ax.plot(vanilla_weights, label=r"vanilla: $R(\tau)$ at every step")
+ax.plot(rtg_weights, label=r"reward-to-go: $G_t$")
+ax.set_xlabel("step t of the episode (time steps)")
+ax.set_ylabel(r"weight $\Psi_t$ (discounted reward)")
+ax.set_title(f"Weights along one {len(ep.rewards)}-step episode (γ = 0.99): flat, or falling to the last reward")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# Read it: the vanilla line is flat at $R(\tau)$, the discounted return of the whole episode. The reward-to-go line
+# starts at the same value ($G_0 = R(\tau)$) and falls to 1, the last step's own reward (both checked by the `assert`
+# in the cell): an action near the end is only credited with the few rewards that came after it.
 
 
 # %% [markdown]
@@ -414,15 +428,21 @@ assert library_run.episode_returns == train_returns, "the hand-written loop and 
 print(f"identical: {len(train_returns)} episodes, same returns, same end steps; library run took {library_run.wall_seconds:.1f} s")
 
 plot_learning_curves({"REINFORCE + baseline (by hand)": [(train_end_steps, train_returns)]}, target=500,
-                     title=f"REINFORCE with a value baseline on CartPole-v1, seed {course.seed}")
+                     ylabel="return (steps balanced)",
+                     title=f"REINFORCE with a value baseline, seed {course.seed}: does it climb to the 500 limit?")
 plt.show()
 
 # %% [markdown]
+# Read the curve: it starts near the random policy's return (printed in 2.1) and climbs towards the dashed line at
+# 500, the time limit; the result check at the end of section 3 asserts that its 20-episode mean reaches at least
+# 450. If it dips after getting close to 500, that is an update that went too far: REINFORCE has nothing that limits
+# the size of a step, and notebook 02's PPO is built to prevent exactly that.
+#
 # ### 3.2 Watch it balance
 #
 # Sampling is how the policy explores during training; to *use* it we take the most likely action (greedy).
 # We play one greedy episode and plot the pole angle and the cart position: the episode fails if the angle leaves ±12°
-# or the cart leaves ±2.4. Then a few frames, drawn from the state with matplotlib.
+# or the cart leaves ±2.4 m.
 
 # %%
 eval_env = gym.make("CartPole-v1")
@@ -438,12 +458,18 @@ print(f"greedy episode: {len(states) - 1} steps, terminated={terminated}, trunca
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3))
 ax1.plot(np.degrees(states[:, 2]))
 ax1.axhline(12, color="red", ls="--", lw=1); ax1.axhline(-12, color="red", ls="--", lw=1)
-ax1.set(xlabel="step", ylabel="pole angle (degrees)", title="Pole angle (fails beyond ±12°)")
+ax1.set(xlabel="time step", ylabel="pole angle (degrees)", title="Pole angle: inside the ±12° limits (red)?")
 ax2.plot(states[:, 0], color="tab:orange")
 ax2.axhline(2.4, color="red", ls="--", lw=1); ax2.axhline(-2.4, color="red", ls="--", lw=1)
-ax2.set(xlabel="step", ylabel="cart position", title="Cart position (fails beyond ±2.4)")
+ax2.set(xlabel="time step", ylabel="cart position (m)", title="Cart position: inside the ±2.4 m track (red)?")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Read it: an episode that runs to the 500-step limit (printed above: `truncated=True`) keeps both traces between the
+# red lines throughout; a fall shows as a trace leaving them at the last step. If the cart drifts slowly to one side,
+# that is allowed: the policy was never rewarded for staying central, only for not failing. Then five frames of the
+# same episode, drawn from the state with matplotlib (the pole to scale):
 
 
 # %%
@@ -458,12 +484,15 @@ def draw_cartpole(ax: plt.Axes, state: np.ndarray, step: int) -> None:
 
 
 frames = np.linspace(0, len(states) - 1, 5).astype(int)
-fig, axes = plt.subplots(1, len(frames), figsize=(14, 2.2))
+fig, axes = plt.subplots(1, len(frames), figsize=(14, 2.4))
 for ax, t in zip(axes, frames):
     draw_cartpole(ax, states[t], t)
+fig.suptitle("The greedy episode at five evenly spaced steps (track ±2.4 m, pole 1 m): is the pole still up?")
 plt.show()
 
 # %% [markdown]
+# Each frame is the state at that step: the cart's place on the track and the pole's tilt, the two traces plotted above.
+#
 # ### 3.3 The three variants on the same seeds
 #
 # Now the library's `train_reinforce` trains each variant on the same seeds, with the same hyperparameters: only the weight $\Psi_t$ differs.
@@ -479,7 +508,8 @@ for variant, seed in tqdm(jobs, desc="variants x seeds"):
         runs[variant].append(pg.train_reinforce(seed=seed, max_env_steps=STEPS, variant=variant))
 
 labels = {"vanilla": r"vanilla: $R(\tau)$", "reward_to_go": r"reward-to-go: $G_t$", "baseline": r"baseline: $G_t - V(s_t)$"}
-plot_learning_curves({labels[v]: runs[v] for v in pg.VARIANTS}, target=500, title="REINFORCE variants on CartPole-v1")
+plot_learning_curves({labels[v]: runs[v] for v in pg.VARIANTS}, target=500, ylabel="return (steps balanced)",
+                     title="REINFORCE variants on CartPole-v1: which weight climbs fastest?")
 plt.show()
 
 print(f"{'variant':>13} | best 20-episode rolling mean per seed | greedy return (10 episodes) per seed")
@@ -492,6 +522,10 @@ for variant in pg.VARIANTS:
 
 
 # %% [markdown]
+# Read the curves with the table: the higher and earlier a curve climbs, the better its weight; the band shows how much
+# the seeds disagree. The result check below asserts that the baseline's best rolling mean beats vanilla's by more than
+# 50 on average over the seeds; compare reward-to-go's row with the other two to see where it lands on yours.
+#
 # ### 3.4 How noisy is each gradient estimate?
 #
 # All three weights estimate the same gradient, so the difference must be in the noise. We freeze a policy part-way through training
@@ -523,26 +557,27 @@ for _ in tqdm(range(N_BATCHES), desc="gradient batches"):
 noise = {v: torch.stack(g).var(dim=0).sum().item() for v, g in grads.items()}
 fig, ax = plt.subplots(figsize=(6, 3.5))
 bars = ax.bar([labels[v] for v in pg.VARIANTS], [noise[v] for v in pg.VARIANTS], color=["tab:blue", "tab:orange", "tab:green"])
-ax.bar_label(bars, fmt="%.3g")
-ax.set_yscale("log")
-ax.set_ylabel("variance of the gradient estimate\n(sum over parameters, log scale)")
-ax.set_title(f"Gradient noise per variant ({N_BATCHES} batches of 8 episodes)")
+ax.bar_label(bars, labels=[f"{noise[v]:.3g} ({noise[v] / noise['baseline']:.1f}x)" for v in pg.VARIANTS])
+ax.set_ylim(0, 1.15 * max(noise.values()))  # a linear axis from 0: bar heights compare as the numbers do
+ax.set_ylabel("variance of the gradient estimate\n(reward², summed over parameters)")
+ax.set_title(f"Gradient noise per variant ({N_BATCHES} batches of 8 episodes): lower is better")
 plt.show()
 for v in pg.VARIANTS:
     print(f"{v:>13}: variance {noise[v]:7.3g}  ({noise[v] / noise['baseline']:4.1f} x the baseline's)")
 
 # %% [markdown]
-# Reward-to-go removes part of the noise, and the baseline removes most of it: about ten times less variance than vanilla REINFORCE
-# (between 5 and 20 times over the six notebook seeds we tried). The same batch of episodes gives three very different gradients, and only one
-# of them is reliable enough for a large step, which is what the learning curves of section 3.3 show.
+# Read the bars (each labelled with its variance and its multiple of the baseline's, printed again below the plot): the
+# result check asserts the order the theory predicts, vanilla > reward-to-go > baseline. The printed ratios say how much
+# each step of section 1.2 removed on your run. The same batch of episodes gives three different gradients, and the
+# noisier the estimate, the smaller a step has to be to be safe, which is what the learning curves of section 3.3 show.
 #
 # ### Result check
 #
 # The policy trained by our loop must balance the pole: a greedy evaluation over 10 fresh episodes should average at least 450 (the maximum is 500),
 # and its training curve must have reached a rolling mean of 20 episodes of at least 450. On 10 seeds with these settings the greedy
 # evaluation averaged at least 489 (500 on 9 of them) and the best rolling mean was at least 477, so the thresholds leave a margin
-# (`benchmarks/reinforce_seeds.py` reproduces that table). REINFORCE often wobbles or collapses for a while after reaching 500, which is why
-# we do not check only the last episodes. The variants must also be ordered as the theory says: noise vanilla > reward-to-go > baseline,
+# (`python benchmarks/reinforce_seeds.py --seeds 0 1 2 3 4 5 6 7 8 9 --variants baseline` prints that table). REINFORCE often
+# wobbles or collapses for a while after reaching 500, which is why we do not check only the last episodes. The variants must also be ordered as the theory says: noise vanilla > reward-to-go > baseline,
 # and the baseline learning clearly better than vanilla on the same seeds.
 
 # %%
@@ -603,6 +638,8 @@ passed = rlhf_utils.check(
 # Policies often hand you raw logits rather than a distribution object. Write `reinforce_loss_from_logits(logits, actions, weights)`:
 # `logits` has shape `(T, n_actions)`, `actions` `(T,)` (int64), `weights` `(T,)`. Compute $\log \pi(a_t\mid s_t)$ with
 # `torch.log_softmax` and pick each step's action with `gather`, then return the REINFORCE loss (weights treated as constants).
+# The loss is only useful through its gradient, so the checker compares the value **and** the gradient with respect to the
+# logits and to the weights (which must get none): return a tensor that autograd can differentiate.
 
 # %%
 def reinforce_loss_from_logits(logits: torch.Tensor, actions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -615,14 +652,33 @@ def loss_reference(logits, actions, weights):
     return pg.reinforce_loss(torch.distributions.Categorical(logits=logits).log_prob(actions), weights)
 
 
+def loss_and_grads(loss_fn):
+    """Call loss_fn on copies of the inputs that track gradients; return its value and its gradients."""
+    def run(logits, actions, weights):
+        logits, weights = logits.clone().requires_grad_(True), weights.clone().requires_grad_(True)
+        loss = loss_fn(logits, actions, weights)
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(f"the loss is a {type(loss).__name__}, not a tensor: .item() or float() cut it off from "
+                            "the graph, so autograd cannot compute the policy gradient from it")
+        if not loss.requires_grad:
+            raise ValueError("the loss tensor carries no gradient (was it computed under torch.no_grad(), or "
+                             "detached?): autograd cannot compute the policy gradient from it")
+        grad_logits, grad_weights = torch.autograd.grad(loss, [logits, weights], allow_unused=True)
+        zero_if_none = lambda g, x: torch.zeros_like(x) if g is None else g
+        return {"loss": loss.detach(), "gradient w.r.t. logits": zero_if_none(grad_logits, logits),
+                "gradient w.r.t. weights": zero_if_none(grad_weights, weights)}
+    return run
+
+
 gen = torch.Generator().manual_seed(0)
 passed = rlhf_utils.check(
-    reinforce_loss_from_logits,
-    loss_reference,
+    loss_and_grads(reinforce_loss_from_logits),
+    loss_and_grads(loss_reference),
     [(torch.randn(6, 2, generator=gen), torch.randint(0, 2, (6,), generator=gen), torch.randn(6, generator=gen))
      for _ in range(3)] + [(torch.randn(4, 5, generator=gen), torch.tensor([0, 4, 2, 2]), torch.ones(4))],
     name="reinforce_loss_from_logits",
-    hint="logp = torch.log_softmax(logits, -1).gather(1, actions[:, None]).squeeze(1); mind the minus sign.",
+    hint="logp = torch.log_softmax(logits, -1).gather(1, actions[:, None]).squeeze(1); return -(logp * weights.detach()).mean() "
+         "as a tensor (no .item(), no torch.no_grad()): its gradient is the point; mind the minus sign.",
 )
 
 
@@ -702,11 +758,13 @@ passed = rlhf_utils.check(
 # batch's gradient points in a noisier direction and progress per step is smaller.
 # </details>
 #
-# 4. The loss printed during training goes up and down. Is a lower REINFORCE loss a better policy?
+# 4. The progress bar during training shows the mean return of each batch, not the loss $L$ that the optimiser minimises.
+#    Why not the loss: is a lower REINFORCE loss a better policy?
 # <details><summary>Answer</summary>
 #
 # No. It is a surrogate built so that its *gradient* is the policy-gradient estimate; its value depends on the batch, the weights
-# and their scaling, and is not the return. Watch the episode returns (or a greedy evaluation) instead.
+# and their scaling, and is not the return. That is why the bar shows the episode returns; judge a policy by those, or by a greedy
+# evaluation.
 # </details>
 #
 # 5. Why does the greedy evaluation often score higher than the training episodes?
@@ -729,8 +787,8 @@ passed = rlhf_utils.check(
 # - The policy-gradient theorem turns "maximise the expected return" into an expectation we can sample:
 #   $\nabla_\theta J = \mathbb{E}[\nabla_\theta\log\pi_\theta(a\mid s)\,Q^{\pi_\theta}(s,a)]$, and the environment's dynamics drop out.
 # - REINFORCE estimates it from whole episodes with the surrogate loss $-\operatorname{mean}\,\log\pi\cdot\Psi$.
-# - Reward-to-go and a learned value baseline leave the gradient unbiased and cut its variance (about ten times, together), which is what
-#   lets REINFORCE solve CartPole in a few tens of thousands of steps, where vanilla REINFORCE is still far from it.
+# - Reward-to-go and a learned value baseline leave the gradient unbiased and cut its variance (by the factors printed in 3.4), which is
+#   what lets REINFORCE solve CartPole in a few tens of thousands of steps, where vanilla REINFORCE is still far from it (3.3).
 # - What is still missing: every batch is used for a single gradient step and then thrown away, and a too-large step can destroy a good policy
 #   (the collapses after reaching 500). **Notebook 02** adds an actor-critic with generalised advantage estimation and PPO's clipped surrogate,
 #   which reuses each batch safely for several steps, and puts it on the same axes as the REINFORCE you trained here

@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 import rlhf_utils
 from rlhf_utils import cartpole_ppo as cp
 from rlhf_utils import ppo
-from rlhf_utils.plotting import plot_learning_curves
+from rlhf_utils.plotting import plot_learning_curves, rolling_mean
 from rlhf_utils.policy_gradient import train_reinforce
 
 NOTEBOOK_START = time.perf_counter()
@@ -106,7 +106,9 @@ print(f"main run: {STEPS:,} steps; ablations: {ABLATION_STEPS:,} steps x seeds {
 #
 # ### 1.3 The probability ratio
 #
-# Collect a batch with the old policy $\pi_{\theta_\text{old}}$, then score a new $\theta$ with importance sampling:
+# Collect a batch with the old policy $\pi_{\theta_\text{old}}$, then score a new $\theta$ with **importance sampling**:
+# an average over samples drawn from one distribution estimates an average under another if each sample is weighted by
+# how much more (or less) likely the other distribution makes it, here the ratio of the two policies' probabilities:
 #
 # $$r_t(\theta) = \frac{\pi_\theta(a_t\mid s_t)}{\pi_{\theta_\text{old}}(a_t\mid s_t)}, \qquad
 # L^{CPI}(\theta) = \mathbb{E}_t\big[r_t(\theta)\,\hat A_t\big].$$
@@ -187,17 +189,30 @@ plt.show()
 #
 # ### 1.6 The whole loss, and what to watch
 #
-# $$\mathcal{L}(\theta, \phi) = -L^{CLIP}(\theta) + c_V\,L^V(\phi) - c_H\,H[\pi_\theta], \qquad
-# L^V = \tfrac12\,\mathbb{E}_t\Big[\max\big((V_\phi - R_t)^2,\ (V_\text{old} + \operatorname{clip}(V_\phi - V_\text{old}, -\epsilon_V, \epsilon_V) - R_t)^2\big)\Big]$$
+# $$\mathcal{L}(\theta, \phi) = -L^{CLIP}(\theta) + c_V\,L^V(\phi) - c_H\,H[\pi_\theta]$$
 #
-# The value loss can be clipped like the policy (`vf_clip_coef`; off by default here), and the entropy $H$ bonus keeps
-# the policy exploring ($c_H = 0$ is enough on CartPole). Three numbers tell whether an update was healthy:
+# - $L^V$ trains the critic towards the λ-returns $R_t$ of 1.5, with weight $c_V$ (`vf_coef`). We use the plain squared
+#   error, $L^V = \tfrac12\,\mathbb{E}_t\big[(V_\phi(s_t) - R_t)^2\big]$.
+# - PPO's original code also offers a *clipped* value loss, built like $L^{CLIP}$ (`vf_clip_coef`; off by default here).
+#   $V_\text{old}(s_t)$ is the critic's prediction when the rollout was collected (`rollout.values`), and $\epsilon_V$
+#   says how far one update may move a prediction away from it (in units of the return, not a ratio):
 #
-# | diagnostic | formula | what it tells | typical in our CartPole runs |
+#   $$L^V_\text{clip} = \tfrac12\,\mathbb{E}_t\Big[\max\big((V_\phi - R_t)^2,\ (V_\text{old} + \operatorname{clip}(V_\phi - V_\text{old}, -\epsilon_V, \epsilon_V) - R_t)^2\big)\Big].$$
+#
+#   Once $V_\phi$ has moved more than $\epsilon_V$ from $V_\text{old}$ *towards* $R_t$, the clipped error is the larger
+#   of the two and no longer depends on $\phi$, so that sample stops pulling; a move *away* from $R_t$ is never clipped.
+#   It is the same pessimistic "no gain beyond the trust region" as in 1.4.
+# - The entropy $H[\pi_\theta]$ (weight $c_H$, `ent_coef`) rewards uncertain policies, which keeps them exploring;
+#   $c_H = 0$ is enough on CartPole (this notebook's runs use it).
+#
+# Three numbers tell whether an update was healthy. Section 3.1 plots them for the main run and prints their typical
+# values and their extremes:
+#
+# | diagnostic | formula | what it tells | what to look for |
 # |---|---|---|---|
-# | approx-KL | $\mathbb{E}[(r-1) - \log r]$, an estimate of $KL(\pi_\text{old}\Vert\pi_\theta)$ | how far one update moved the policy | mostly 0.001 to 0.02, spikes up to about 0.1 |
-# | clip fraction | share of samples with $\lvert r - 1\rvert > \epsilon$ | how often the clip was active | 0.05 to 0.4 |
-# | explained variance | $1 - \operatorname{Var}[R - V] / \operatorname{Var}[R]$ | how well the critic predicts the returns (1 = perfectly, 0 = no better than their mean) | near 1 early, then noisy |
+# | approx-KL | $\mathbb{E}[(r-1) - \log r]$, an estimate of $KL(\pi_\text{old}\Vert\pi_\theta)$, in nats | how far one update moved the policy | small, and shrinking as the step size anneals; an isolated spike far above the median is one update that moved the policy a long way |
+# | clip fraction | share of samples with $\lvert r - 1\rvert > \epsilon$ | how often the clip was active | neither 0 (the clip never acts) nor close to 1 (nearly every sample has moved past it) |
+# | explained variance | $1 - \operatorname{Var}[R - V] / \operatorname{Var}[R]$ | how well the critic predicts the returns (1 = perfectly, 0 = no better than their mean) | high while the returns vary; noisy, even negative, once nearly every episode lasts the full 500 steps and the returns hardly vary |
 
 # %% [markdown]
 # ## 2. Build it
@@ -269,10 +284,12 @@ print("initial policy at the origin:", torch.softmax(logits, -1).numpy().round(3
 
 
 # %% [markdown]
-# `PPOConfig` is a CleanRL-style dataclass: every hyperparameter in one place, each field with a one-line docstring
-# (`help(cp.PPOConfig)` shows them). The defaults start from the RL zoo's tuned CartPole-v1 settings for
-# Stable-Baselines3 (8 environments × 32 steps per rollout, 20 epochs on one minibatch, learning rate and $\epsilon$
-# decaying linearly to 0) and were then tuned on seeds 0–9: a 5× larger learning rate (5e-3), $\gamma = 0.99$,
+# `PPOConfig` is a dataclass in the style of CleanRL (a collection of single-file, readable implementations of RL
+# algorithms): every hyperparameter in one place, each field with a one-line docstring (`help(cp.PPOConfig)` shows
+# them). The defaults start from the settings that the RL zoo (rl-baselines3-zoo, the collection of tuned
+# hyperparameters and training scripts for Stable-Baselines3, a widely used PyTorch library of RL algorithms) gives
+# PPO on CartPole-v1: 8 environments × 32 steps per rollout, 20 epochs on one minibatch, learning rate and $\epsilon$
+# decaying linearly to 0. They were then tuned on seeds 0–9: a 5× larger learning rate (5e-3), $\gamma = 0.99$,
 # $\lambda = 0.9$, and ReLU instead of tanh (as good here, and cheaper to compute).
 #
 # ### 2.3 GAE by hand
@@ -394,12 +411,21 @@ for lam in [0.0, 0.9, 1.0]:
     ax.plot(adv[0], marker=".", label=f"λ = {lam}")
 for t in np.flatnonzero(rollout.dones[0]):
     ax.axvline(t, color="grey", ls=":", lw=1)
-ax.set(xlabel="step t (env 0; dotted lines: episode ends)", ylabel=r"$\hat A_t$", title="GAE of one rollout, untrained critic")
+ax.set(xlabel="time step t of the rollout (env 0; dotted lines: episode ends)",
+       ylabel=r"advantage $\hat A_t$ (return units)",
+       title="GAE of one rollout, untrained critic: λ = 0 flat, λ = 1 counting down each episode")
 ax.legend()
 plt.show()
+print(f"the untrained critic's largest |V(s)| on this rollout: {rollout.values.abs().max():.2f} (the reward per step is 1)")
 
 
 # %% [markdown]
+# Read it: the untrained critic predicts values near 0 (printed), so with $\lambda = 0$ every step's advantage is its TD
+# error $\delta_t \approx r_t = 1$: a flat line. With $\lambda = 1$ each step sees the discounted sum of the rewards left
+# in its episode, so the line counts down from the start of each episode to about 1 at its last step; the episode
+# still running when the rollout stops is cut there and bootstraps from $V$. $\lambda = 0.9$ lies in between, and every
+# masked auto-reset call sits at 0.
+#
 # ### 2.5 The PPO update
 #
 # `update_epochs` passes over the rollout; each pass is split into `num_minibatches` shuffled minibatches, and each
@@ -493,23 +519,95 @@ print(f"{len(result.episode_returns)} episodes in {result.wall_seconds:.1f} s; "
       f"20-episode mean first >= 475 at step {reached}; last 20 episodes: {np.mean(result.episode_returns[-20:]):.1f}")
 
 # %% [markdown]
-# The learning curve, and the diagnostics of 1.6 along the way. Approx-KL shrinks as the learning rate and $\epsilon$
-# anneal (the clip fraction is measured against the shrinking $\epsilon$, so it does not). Explained variance is
-# honest but noisy here: it shoots towards 1 early, while returns vary a lot and the critic learns to track episode
-# length; once most episodes run to 500 steps, the returns inside one rollout barely vary, and a ratio of two small
-# variances jumps around, even below 0. Read it over many updates, not one.
+# The diagnostics of 1.6, one value per update: their median over the first and the last quarter of the updates, and
+# their extremes.
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
-plot_learning_curves({"PPO (by hand)": [result]}, target=500, ax=axes[0], title=f"PPO on CartPole-v1, seed {config.seed}")
-steps = [h["global_step"] for h in result.history]
-for ax, key in zip(axes[1:], ["approx_kl", "clip_fraction", "explained_variance"]):
-    ax.plot(steps, [h[key] for h in result.history], lw=0.8)
-    ax.set(xlabel="environment steps", title=key)
+steps = np.array([h["global_step"] for h in result.history])
+diag = {key: np.array([h[key] for h in result.history]) for key in ["approx_kl", "clip_fraction", "explained_variance"]}
+quarter = len(steps) // 4
+for key, values in diag.items():
+    print(f"{key:18}  median: first quarter {np.median(values[:quarter]):7.4f}, last quarter {np.median(values[-quarter:]):7.4f}"
+          f";  smallest {values.min():7.3f}, largest {values.max():.3f} (step {steps[values.argmax()]:,})")
+
+# %% [markdown]
+# And the run after it first reached 475: the deepest dip of the 20-episode mean (when it fell below 475, how low it
+# went, when it came back), and the update with the largest approx-KL from that point on, with when it came, the
+# number of episodes that ended in its rollout, and its learning rate. Last, the updates whose rollout saw no episode
+# end at all.
+
+# %%
+assert reached is not None, "PPO never reached a 20-episode mean of 475 (see the result check): nothing to analyse here"
+steps_per_rollout = config.num_envs * config.num_steps
+ends, smooth = np.array(result.episode_end_steps), rolling_mean(result.episode_returns, 20)
+after = np.flatnonzero(ends > reached)  # episodes that finished after the 20-episode mean first reached 475
+low = after[np.argmin(smooth[after])]
+late = steps > reached  # the updates after that point
+spike = np.flatnonzero(late)[np.argmax(diag["approx_kl"][late])]
+spike_step, spike_kl, kl_median_late = steps[spike], diag["approx_kl"][spike], np.median(diag["approx_kl"][late])
+ends_in_rollout = lambda step: int(((ends > step - steps_per_rollout) & (ends <= step)).sum())
+quiet = late & np.array([ends_in_rollout(step) == 0 for step in steps])  # rollouts in which no episode ended
+print(f"largest approx-KL after step {reached:,}: {spike_kl:.3f} at step {spike_step:,}, {spike_kl / kl_median_late:.0f} x "
+      f"the median of those updates ({kl_median_late:.4f}); episodes that ended in its rollout: "
+      f"{ends_in_rollout(spike_step)}; learning rate {result.history[spike]['learning_rate']:.2g} (start {config.learning_rate:g})")
+if smooth[low] >= 475:
+    print("the 20-episode mean never fell below 475 again")
+else:
+    above = after[(after < low) & (smooth[after] >= 475)]
+    dip_start = ends[above[-1] + 1] if above.size else ends[after[0]]  # from here it stays below 475 until the low
+    back = after[(after > low) & (smooth[after] >= 475)]
+    gap = dip_start - spike_step
+    print(f"the 20-episode mean fell below 475 at step {dip_start:,} ({abs(gap):,} steps {'after' if gap >= 0 else 'before'} "
+          f"that update), down to {smooth[low]:.0f} at step {ends[low]:,}, "
+          + (f"and was back to >= 475 at step {ends[back[0]]:,}" if back.size else "and never came back to 475"))
+print(f"{quiet.sum()} of the {late.sum()} updates after step {reached:,} had no episode end in their rollout; "
+      f"their median approx-KL: {np.median(diag['approx_kl'][quiet]):.4f}")
+
+# %% [markdown]
+# Now the learning curve and the three diagnostics. The dotted line in every panel marks that largest approx-KL
+# update after the run first reached 475 (printed above).
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+plot_learning_curves({"PPO (by hand)": [result]}, target=500, ax=axes[0], ylabel="return (steps balanced)",
+                     title=f"PPO, seed {config.seed}: solved, and does it stay solved?")
+panels = {"approx_kl": ("approx-KL (nats)", "approx-KL per update: look for spikes"),
+          "clip_fraction": ("share of samples clipped", "clip fraction per update"),
+          "explained_variance": ("explained variance (1 = perfect)", "explained variance (axis cut at -0.5)")}
+for ax, (key, (ylabel, title)) in zip(axes[1:], panels.items()):
+    ax.plot(steps, diag[key], lw=0.8)
+    ax.set(xlabel="environment steps", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
+for ax in axes:
+    ax.axvline(spike_step, color="tab:red", ls=":", lw=1.2)
 axes[3].set_ylim(-0.5, 1.05)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Read the panels with the numbers printed above:
+#
+# - **Approx-KL** shrinks as the learning rate and $\epsilon$ anneal towards 0 (its median over the last quarter of the
+#   updates is below the first quarter's: the result check asserts it), and look for isolated spikes: single updates
+#   that moved the policy much further than the others (the largest is printed with its step).
+# - **The clip fraction** changes much less (compare its two medians): it is measured against $\epsilon$, which shrinks
+#   along with the steps.
+# - **Explained variance** is honest but noisy here. While the returns vary, the critic learns to predict them; once
+#   most episodes run to 500 steps, the returns inside one rollout barely vary, and a ratio of two small variances
+#   jumps around and can drop below 0 (compare its two medians). Read it over many updates, not one.
+#
+# **Why a solved run can crash, and when.** If the learning curve falls after reaching 500, look at the dotted line:
+# the printed lines say when the 20-episode mean fell below 475, how low it went and when it came back, and how many
+# steps after the largest approx-KL update the fall began. When that update comes just before the fall, here is the
+# mechanism. Once every cart balances for a whole rollout, no episode ends inside it (the printed count for that
+# update's rollout), every reward is 1, and the advantages carry almost no signal: only the critic's small errors.
+# Advantage normalisation rescales them to unit size anyway, so the update follows noise. Most such updates do little
+# (the median approx-KL of those "quiet" rollouts is printed last), but with 20 epochs on one minibatch and a learning
+# rate still well above 0 (printed, with its start value), one of them can move the policy far enough that it starts
+# dropping the pole. From then on its own data is short
+# episodes with large, informative advantages, and it learns its way back; the 20-episode mean needs 20 full episodes,
+# 10,000 environment steps, before it shows the recovery. A smaller learning rate, fewer epochs, or stopping the epochs
+# early once approx-KL passes a target (question 2) trade speed for a steadier curve.
 
 # %% [markdown]
 # ### 3.2 The same code as the library
@@ -543,27 +641,41 @@ while not done:
     done = terminated or truncated
 env.close()
 states = np.array(states)
-fig, ax = plt.subplots(figsize=(10, 2.8))
-ax.plot(np.degrees(states[:, 2]), label="pole angle (degrees; fails beyond ±12)")
-ax.plot(states[:, 0], label="cart position (fails beyond ±2.4)")
-ax.set(xlabel="step", title=f"one greedy episode: {len(states) - 1} steps, truncated={truncated}")
-ax.legend()
-ax.grid(alpha=0.3)
+print(f"one greedy episode: {len(states) - 1} steps, terminated={terminated}, truncated={truncated}")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3))
+ax1.plot(np.degrees(states[:, 2]))
+ax1.set(xlabel="time step", ylabel="pole angle (degrees)", title="Pole angle: inside the ±12° limits (red)?")
+ax2.plot(states[:, 0], color="tab:orange")
+ax2.set(xlabel="time step", ylabel="cart position (m)", title="Cart position: inside the ±2.4 m track (red)?")
+for ax, limit in [(ax1, 12), (ax2, 2.4)]:
+    ax.axhline(limit, color="red", ls="--", lw=1)
+    ax.axhline(-limit, color="red", ls="--", lw=1)
+    ax.grid(alpha=0.3)
+plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Read it as in notebook 01: an episode that runs to the 500-step limit (printed: `truncated=True`) keeps both traces
+# between the red lines; a fall would show as a trace leaving them at its last step. The result check below asserts
+# the greedy policy's mean over the 10 evaluation episodes, not this one episode.
 
 # %% [markdown]
 # ### Result check
 #
-# PPO must reach a mean return of 475 over 20 consecutive training episodes within 100,000 environment steps, and the
-# final greedy policy must score at least 475 on average over 10 evaluation episodes.
+# PPO must reach a mean return of 475 over 20 consecutive training episodes within 100,000 environment steps, the
+# final greedy policy must score at least 475 on average over 10 evaluation episodes, and approx-KL must shrink as the
+# learning rate and $\epsilon$ anneal (median over the last quarter of the updates below the first quarter's).
 
 # %%
 last20 = float(np.mean(result.episode_returns[-20:]))
 assert reached is not None and reached <= 100_000, (
     f"PPO did not reach a 20-episode mean of 475 within 100k steps (first reached: {reached}; last 20: {last20:.1f})")
 assert np.mean(eval_returns) >= 475, f"greedy evaluation mean {np.mean(eval_returns):.1f} < 475: {eval_returns}"
+kl_early, kl_late = np.median(diag["approx_kl"][:quarter]), np.median(diag["approx_kl"][-quarter:])
+assert kl_late < kl_early, f"approx-KL should shrink as the step size anneals: median {kl_early:.4f} -> {kl_late:.4f}"
 print(f"OK: 475 first reached at step {reached:,}; greedy evaluation mean {np.mean(eval_returns):.1f}; "
-      f"last 20 training episodes {last20:.1f}")
+      f"last 20 training episodes {last20:.1f}; median approx-KL {kl_early:.4f} in the first quarter of the updates, "
+      f"{kl_late:.4f} in the last")
 
 # %% [markdown]
 # ### 3.4 Ablations: which details matter here?
@@ -575,9 +687,9 @@ print(f"OK: 475 first reached at step {reached:,}; greedy evaluation mean {np.me
 # - **λ = 0, 0.95, 1**: one-step TD advantages, the common default, Monte-Carlo advantages up to the end of the rollout (our default is λ = 0.9);
 # - **REINFORCE** (notebook 01's `train_reinforce`, with its value baseline) on the same axis of environment steps.
 #
-# One seed tells little on CartPole: runs of the same configuration differ by thousands, sometimes tens of thousands, of steps. So every
-# curve is the mean over `SEEDS`, with a band from the lowest to the highest seed. The runs are independent, so they go to two
-# worker processes (one per core).
+# One seed tells little on CartPole: runs of the same configuration can differ by thousands of steps (the table below
+# prints every seed, so you can see by how much on yours). So every curve is the mean over `SEEDS`, with a band from the
+# lowest to the highest seed. The runs are independent, so they go to two worker processes (one per core).
 
 # %%
 VARIANTS = {
@@ -603,9 +715,11 @@ with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), sharey=True)
 plot_learning_curves({k: runs[k] for k in ["PPO (default)", "no clipping", "no advantage normalisation", "REINFORCE"]},
-                     target=500, band="minmax", ax=axes[0], title="PPO details, and REINFORCE (band: min-max over seeds)")
+                     target=500, band="minmax", ax=axes[0], ylabel="return (steps balanced)",
+                     title="One detail off: which curves fall behind? (band: min-max over seeds)")
 plot_learning_curves({k: runs[k] for k in ["PPO (default)", "λ = 0", "λ = 0.95", "λ = 1"]},
-                     target=500, band="minmax", ax=axes[1], title="GAE λ (band: min-max over seeds)")
+                     target=500, band="minmax", ax=axes[1], ylabel="return (steps balanced)",
+                     title="GAE λ: which values separate? (band: min-max over seeds)")
 plt.tight_layout()
 plt.show()
 
@@ -624,48 +738,80 @@ for name, rs in runs.items():
     print(line)
 
 # %% [markdown]
-# What the seeds say. (Numbers quoted here are from our run on a 2-core CPU; the table above is the truth for yours,
-# and a different CPU can change individual runs.)
-#
-# - **Clipping matters a lot with these settings.** Without it, the very first update (20 epochs at learning rate
-#   5e-3 on one rollout) moves the policy so far that approx-KL passes 1 (with clipping the largest values are mostly
-#   0.05 to 0.3; the clip is not a hard bound, and runs that go wrong for other reasons, like λ = 0 below, spike past 1
-#   too) and the entropy drops from 0.69 (50/50) towards 0: the policy becomes deterministic, always pushes the same way, and the
-#   pole falls after 9 steps. A deterministic policy explores nothing, so its own data can never show it a better
-#   action: 2 of 3 seeds never recovered. This is the "one bad step" of section 1.2, live. With a 5× smaller learning
-#   rate (1e-3), unclipped PPO did not collapse when we tried it, but it learned slowly and unsteadily (approx-KL still
-#   past 1): the clip is what makes our aggressive, fast settings safe.
-# - **Advantage normalisation helps, moderately.** Without it the size of each step depends on the scale of the
-#   advantages, which changes as the critic learns; every seed still got there, 1.2 to 1.8 times later in our run.
-# - **λ = 0 fails.** One-step TD errors lean entirely on a critic that knows nothing yet, so early advantages carry
-#   little information about which action was good; amplified by normalisation and 20 epochs per rollout, the updates
-#   mostly follow noise. No seed reached 475; in our run one collapsed to a deterministic policy (final entropy 0,
-#   return 9), from which, as above, it cannot explore its way out, and the others stalled. That is the *bias* end of
-#   the bias/variance dial.
-# - **λ = 0.9 (default), 0.95 and 1 make no clear difference here**: their curves overlap within the spread of the
-#   seeds. The default was a little ahead in median in our run, but with 3 seeds a gap of a few thousand steps is noise
-#   (the seeds of one configuration differ by more). Why so
-#   little: GAE stops at the end of each 32-step rollout and bootstraps from $V$ there, so even λ = 1 adds up at most
-#   32 rewards, not a whole 500-step episode; most of the variance that slows REINFORCE is cut off anyway. On tasks with
-#   sparse or delayed rewards and longer rollouts, λ matters far more.
-# - **REINFORCE** reaches 475 about twice as late as PPO on the same axis, or not within the budget: it takes one
-#   gradient step per batch of whole episodes, PPO takes 20 per rollout, kept safe by the ratio and the clip.
-# - **PPO can wobble after it has solved the task** (in our run, the main run of 3.1 dipped below 500 for a while): the defaults
-#   are tuned to get there fast; the decaying learning rate and $\epsilon$ bring it back. A smaller learning rate trades
-#   speed for a steadier curve.
-#
-# The check below only asserts what must hold on any machine: PPO solves CartPole on every seed within the budget, and
-# far sooner than REINFORCE.
+# The same table boiled down to the numbers the notes below read, for each variant: on how many seeds it reached a
+# 20-episode mean of 475, its median first step (a seed that never reached it counts as later than any), how many
+# times the default's steps each seed needed ("-" where the variant never got there), the median over seeds of the
+# largest approx-KL of a run, and how many seeds ended with a deterministic policy (final entropy below 0.05 nats,
+# against $\ln 2 = 0.69$ for 50/50).
 
 # %%
 never = float("inf")
-ppo_first = [never if f is None else f for f in summary["PPO (default)"][0]]
-reinforce_first = [never if f is None else f for f in summary["REINFORCE"][0]]
-assert max(ppo_first) < never, f"PPO (default) did not reach 475 on every seed within {ABLATION_STEPS:,} steps: {ppo_first}"
-assert np.median(ppo_first) <= 0.7 * np.median(reinforce_first), (
-    f"PPO should reach 475 far sooner than REINFORCE: median step {np.median(ppo_first):,.0f} vs {np.median(reinforce_first):,.0f}")
-print(f"OK: PPO reached 475 on all {len(SEEDS)} seeds, median step {np.median(ppo_first):,.0f}; "
-      f"REINFORCE median {np.median(reinforce_first):,.0f}")
+first = {name: [never if f is None else f for f in firsts] for name, (firsts, _) in summary.items()}
+largest_kl = {name: float(np.median([max(h["approx_kl"] for h in r.history) for r in rs]))
+              for name, rs in runs.items() if name != "REINFORCE"}
+deterministic = {name: sum(r.history[-1]["entropy"] < 0.05 for r in rs) for name, rs in runs.items() if name != "REINFORCE"}
+print(f"{'variant':27} {'reached':9} {'median first step':18} {'x the default, per seed':24} {'largest approx-KL':18} deterministic")
+for name in runs:
+    times = ", ".join("-" if f == never else f"{f / d:.2f}" for f, d in zip(first[name], first["PPO (default)"]))
+    median = np.median(first[name])
+    print(f"{name:27} {sum(f < never for f in first[name])} of {len(SEEDS):<4} {'never' if median == never else f'{median:,.0f}':18} "
+          f"{times:24} {f'{largest_kl[name]:.2f}' if name in largest_kl else '-':18} {deterministic.get(name, '-')}")
+default_spread = max(first["PPO (default)"]) - min(first["PPO (default)"])
+print(f"\nthe default's seeds differ by {default_spread:,.0f} steps; medians of λ = 0.9 (default), 0.95, 1: "
+      + ", ".join(f"{np.median(first[k]):,.0f}" for k in ["PPO (default)", "λ = 0.95", "λ = 1"]))
+print(f"PPO's median first step is {np.median(first['PPO (default)']) / np.median(first['REINFORCE']):.2f} x REINFORCE's"
+      if np.median(first["REINFORCE"]) < never else "REINFORCE's median seed never reached 475 within the budget")
+
+# %% [markdown]
+# What the seeds say (the printed numbers are those of your run; a different CPU can change individual runs):
+#
+# - **Clipping matters with these settings.** Without it, nothing stops 20 epochs at learning rate 5e-3 from pushing
+#   the policy far from the one that collected the data: compare the largest approx-KL of "no clipping" with the
+#   default's (the result check asserts it is at least twice as large, in median over the seeds). The clip is not a
+#   hard bound (section 3.1 showed the default's spikes too), but it removes the incentive to go further. One such step
+#   can make the policy deterministic: it always pushes the same way and the pole falls after about 9 steps, as in the
+#   push-left demo of 2.1, so such a seed shows a final entropy near 0 and a last-20 mean near 9. A deterministic
+#   policy explores nothing, so its own data can never show it a better action, and it does not recover: count the
+#   deterministic seeds above. This is the "one bad step" of section 1.2, live. (To see the trade-off, try
+#   `cp.train_ppo(seed=0, total_steps=ABLATION_STEPS, clip_coef=None, learning_rate=1e-3)`: without the clip, a 5×
+#   smaller learning rate.)
+# - **Advantage normalisation** makes the size of each step independent of the scale of the advantages, which changes
+#   as the critic learns. Compare its row with the default's: the seeds that reached 475, and how many times the
+#   default's steps each one needed.
+# - **λ = 0 leans entirely on the critic.** One-step TD errors rely on a critic that knows nothing yet, so early
+#   advantages carry little information about which action was good; amplified by normalisation and 20 epochs per
+#   rollout, the updates mostly follow noise. That is the *bias* end of the bias/variance dial, and its row shows the
+#   price (the result check asserts that it reaches 475 on fewer seeds than the default, or later in median). A seed
+#   that ends deterministic, as above, cannot explore its way out.
+# - **λ = 0.9 (default), 0.95 and 1**: compare their medians with how far apart the default's own seeds are (both
+#   printed): a gap between medians smaller than the spread of one configuration's seeds is noise. Why little
+#   difference is to be expected: GAE stops at the end of each 32-step rollout and bootstraps from $V$ there, so
+#   even λ = 1 adds up at most 32 rewards, not a whole 500-step episode; most of the variance that slows REINFORCE is
+#   cut off anyway. On tasks with sparse or delayed rewards and longer rollouts, λ matters far more.
+# - **REINFORCE** reaches 475 later than PPO on the same axis, or not within the budget (the printed ratio of the
+#   medians; the result check asserts PPO's is at most 0.7 times REINFORCE's): it takes one gradient step per batch of
+#   whole episodes, PPO takes 20 per rollout, kept safe by the ratio and the clip.
+# - **PPO can wobble after it has solved the task**: section 3.1 printed whether the main run did, when, and the
+#   update that preceded it.
+#
+# The check below asserts what these notes claim and must hold on any machine: PPO solves CartPole on every seed within
+# the budget and far sooner than REINFORCE, removing the clip at least doubles the largest approx-KL, and λ = 0 falls
+# behind the default.
+
+# %%
+assert max(first["PPO (default)"]) < never, (
+    f"PPO (default) did not reach 475 on every seed within {ABLATION_STEPS:,} steps: {first['PPO (default)']}")
+assert np.median(first["PPO (default)"]) <= 0.7 * np.median(first["REINFORCE"]), (
+    f"PPO should reach 475 far sooner than REINFORCE: median step {np.median(first['PPO (default)']):,.0f} "
+    f"vs {np.median(first['REINFORCE']):,.0f}")
+assert largest_kl["no clipping"] >= 2 * largest_kl["PPO (default)"], (
+    f"without the clip the largest approx-KL should at least double: {largest_kl}")
+lam0_reached, default_reached = sum(f < never for f in first["λ = 0"]), len(SEEDS)
+assert lam0_reached < default_reached or np.median(first["λ = 0"]) > np.median(first["PPO (default)"]), (
+    f"λ = 0 should fall behind the default: first steps {first['λ = 0']} vs {first['PPO (default)']}")
+print(f"OK: PPO reached 475 on all {len(SEEDS)} seeds, median step {np.median(first['PPO (default)']):,.0f}; "
+      f"REINFORCE median {np.median(first['REINFORCE']):,.0f}; largest approx-KL without the clip "
+      f"{largest_kl['no clipping']:.2f} vs {largest_kl['PPO (default)']:.2f}; λ = 0 reached 475 on {lam0_reached} seeds")
 
 
 # %% [markdown]
@@ -675,8 +821,10 @@ print(f"OK: PPO reached 475 on all {len(SEEDS)} seeds, median step {np.median(pp
 #
 # Write `my_gae(rewards, values, next_values, terminated, dones, gamma, lam, mask)` for `(batch, time)` tensors, the
 # version notebook 05 needs: loop backwards over time, but handle all rows at once. `terminated`, `dones` and `mask` are
-# 0/1 float tensors (1 = true), so you can multiply by them. A masked step (`mask = 0`) gets advantage 0 and passes nothing back to earlier steps; returns are
-# $\hat A + V$ on unmasked steps and 0 on masked ones. Return `(advantages, returns)`.
+# 0/1 float tensors (1 = true), so you can multiply by them. A masked step (`mask = 0`) gets advantage 0 and passes
+# nothing back to earlier steps; returns are $\hat A + V$ on unmasked steps and 0 on masked ones. An episode end
+# (`dones = 1`) must stop the recursion by itself: some of the checker's rows start a new episode on the very next,
+# unmasked, step. Return `(advantages, returns)`.
 
 # %%
 def my_gae(rewards, values, next_values, terminated, dones, gamma, lam, mask):
@@ -685,14 +833,18 @@ def my_gae(rewards, values, next_values, terminated, dones, gamma, lam, mask):
 
 
 # %%
-def gae_cases(n_cases=4, batch=3, time_steps=7):
+def gae_cases(n_cases=6, batch=3, time_steps=7):
     gen = torch.Generator().manual_seed(1)
     cases = []
-    for _ in range(n_cases):
+    for i in range(n_cases):
         dones = (torch.rand(batch, time_steps, generator=gen) < 0.25).float()
+        dones[:, 2] = 1.0  # at least one episode end inside every row
         terminated = dones * (torch.rand(batch, time_steps, generator=gen) < 0.6)  # some ends are truncations
         mask = torch.ones(batch, time_steps)
-        mask[:, 1:] = 1 - dones[:, :-1]  # the step after an episode end is an auto-reset call
+        if i % 2 == 0:
+            mask[:, 1:] = 1 - dones[:, :-1]  # NEXT_STEP auto-reset: the step after an episode end is not a transition
+        # odd cases: the next episode starts on the very next step (no auto-reset call in between, as with
+        # SAME_STEP auto-reset, or episodes laid end to end), so only (1 - done) stops the recursion there
         cases.append(dict(rewards=torch.rand(batch, time_steps, generator=gen), values=torch.randn(batch, time_steps, generator=gen),
                           next_values=torch.randn(batch, time_steps, generator=gen), terminated=terminated, dones=dones,
                           gamma=0.9, lam=0.8, mask=mask))
@@ -808,14 +960,14 @@ rlhf_utils.check(loss_and_grad(my_clipped_loss), loss_and_grad(reference_clipped
 # right estimate of what was cut off. Setting it to 0 would make the critic believe that states near step 500 are bad.
 # </details>
 #
-# 4. With $\lambda = 1$, what is $\hat A_t$, and why did it hardly differ from $\lambda = 0.9$ in 3.4?
+# 4. With $\lambda = 1$, what is $\hat A_t$, and why should it hardly differ from $\lambda = 0.9$ on CartPole (3.4)?
 # <details><summary>Answer</summary>
 #
 # The discounted sum of the rewards up to the end of the episode *or of the rollout*, whichever comes first, plus
 # $\gamma^k V$ of the state where the rollout stopped, minus $V(s_t)$. With 32-step rollouts that is at most 32 rewards,
 # so most of the variance of a full Monte-Carlo return (what makes REINFORCE slow) is cut off by the bootstrap anyway.
-# With long rollouts, sparse or delayed rewards, $\lambda$ matters much more; with $\lambda = 0$ (all bias, no
-# variance) it failed even here.
+# With long rollouts, sparse or delayed rewards, $\lambda$ matters much more; $\lambda = 0$ (all bias, little
+# variance) fell behind even here (asserted in 3.4).
 # </details>
 #
 # 5. PPO takes 20 gradient steps on each rollout. Why does REINFORCE not do the same?
@@ -837,8 +989,9 @@ rlhf_utils.check(loss_and_grad(my_clipped_loss), loss_and_grad(reference_clipped
 # - With gymnasium 1.x vector environments, the call after an episode end is an **auto-reset** to mask, and the final
 #   observation of a truncated episode comes for free.
 # - Watch **approx-KL**, the **clip fraction** and **explained variance**.
-# - On CartPole (3.4): without clipping our fast settings collapse the policy; λ = 0 fails; advantage normalisation
-#   helps moderately; λ between 0.9 and 1 makes no visible difference. Judge such details over several seeds, never one.
+# - On CartPole (3.4): without clipping, our fast settings move the policy much further per update and can collapse it
+#   for good; λ = 0 falls behind; for advantage normalisation and λ between 0.9 and 1, compare the medians with the
+#   spread of the seeds. Judge such details over several seeds, never one.
 #
 # Next: notebook 03 loads the course's GPT-2, the policy that PPO will fine-tune. In notebook 05 the same `rlhf_utils.ppo`
 # functions run on `(sequences, tokens)` tensors, with a mask over padding and one episode per generated response.

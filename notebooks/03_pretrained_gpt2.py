@@ -83,7 +83,9 @@ torch.set_num_threads(2)  # small models: more threads than cores only adds over
 #
 # ### 1.3 The course's own GPT-2
 # The hub is not reachable offline, and the real GPT-2 is slow on a laptop CPU. The quick profile therefore uses a
-# GPT-2 the course built itself, the way TinyStories showed small models can be fluent on a narrow corpus:
+# GPT-2 the course built itself, the way TinyStories (Eldan and Li, 2023: a corpus of simple stories in the words a
+# small child knows, on which models of a few million parameters learn to write fluent, coherent English) showed small
+# models can be fluent on a narrow corpus:
 #
 # 1. **corpus**: short movie reviews of mixed sentiment, written offline by SmolLM2-135M-Instruct, then cleaned,
 #    deduplicated and balanced between positive and negative (`scripts/generate_corpus.py`, `scripts/build_corpus.py`);
@@ -97,7 +99,9 @@ torch.set_num_threads(2)  # small models: more threads than cores only adds over
 #
 # ### 2.1 The corpus
 # Each review is one training document: `<|endoftext|> review <|endoftext|>`. The request that produced it is kept
-# beside it; the VADER sentiment score (from $-1$, very negative, to $+1$, very positive) was measured on the text.
+# beside it, and so is its VADER score, measured on the text. VADER (Hutto and Gilbert, 2014) is a rule-based sentiment
+# scorer: a dictionary of words rated from negative to positive, plus rules for negation ("not good"), intensifiers
+# ("very") and punctuation; its *compound* score runs from $-1$ (very negative) to $+1$ (very positive).
 
 # %% tags=["exercise-setup"]
 train_reviews = pretraining.load_reviews("train")
@@ -162,8 +166,8 @@ assert torch.allclose(by_hand, library, atol=1e-4)
 
 # %% [markdown]
 # ### 2.4 A short pretraining run from scratch
-# Half a minute of training a 2-layer GPT-2 (width 128) with the course tokenizer. Two reference points for its
-# validation loss:
+# `LIVE_STEPS` steps (about half a minute on an otherwise idle 2-core CPU; yours is printed) of training a 2-layer
+# GPT-2 (width 128) with the course tokenizer. Two reference points for its validation loss:
 #
 # - the **unigram entropy** $H = -\sum_w f_w \log f_w$ of the corpus's token frequencies $f_w$: the best loss of a
 #   model that ignores context entirely. Going below it proves the model uses the preceding tokens;
@@ -205,6 +209,7 @@ print(continue_text(small.eval(), "The movie"))
 optimizer = torch.optim.AdamW(small.parameters(), lr=3e-3, weight_decay=0.01)
 batches = iter(())
 live_log = []
+live_start = time.perf_counter()
 small.train()
 for step in tqdm(range(1, LIVE_STEPS + 1), desc="pretraining from scratch"):
     try:
@@ -222,7 +227,8 @@ for step in tqdm(range(1, LIVE_STEPS + 1), desc="pretraining from scratch"):
         small.train()
 small.eval()
 live_valid_loss = live_log[-1][2]
-print(f"validation loss after {LIVE_STEPS} steps: {live_valid_loss:.2f} nats/token")
+print(f"{LIVE_STEPS} steps in {time.perf_counter() - live_start:.0f} s; "
+      f"validation loss {live_log[0][2]:.2f} after step 1, {live_valid_loss:.2f} nats/token after step {LIVE_STEPS}")
 print(continue_text(small, "The movie"))
 
 # %%
@@ -231,13 +237,23 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(steps_logged, train_losses, label="training batch")
 ax.plot(steps_logged, valid_losses, marker="o", label="validation")
 ax.axhline(unigram_entropy, color="gray", ls="--", label="unigram entropy (no context)")
-ax.set(xlabel="step", ylabel="cross-entropy (nats/token)", title="Half a minute of pretraining from scratch")
+ax.set(xlabel="training step (one batch of about 2,048 tokens)", ylabel="cross-entropy (nats/token)",
+       title=f"{LIVE_STEPS} steps from scratch: does validation go below the unigram line?")
 ax.legend();
 
 # %% [markdown]
+# Read it: both losses fall from their start (a random model's loss is near $\log$ of the vocabulary size), and the
+# validation loss ends below the dashed unigram line, so the model has started to use the preceding tokens; the
+# result check asserts both (printed above: the validation loss after the first step and after the last). The
+# sample above shows how far from fluent it still is.
+
+# %% [markdown]
 # ### 2.5 The shipped course model
-# The course model was trained the same way for much longer, with dropout, weight decay and early stopping on the
-# validation split. Its training curve is saved beside its weights.
+# The course model (6 layers, width 256) was trained the same way, for much longer and with dropout and weight decay,
+# by `scripts/train_course_gpt2.py`. It evaluated on the validation split at regular intervals, kept the checkpoint
+# with the lowest validation loss, and would stop once that loss stopped improving or a time budget ran out. Its
+# training log, `data/models/course-gpt2/training_log.json`, is shipped beside its weights: every evaluation with its
+# step, its epoch and the minutes since the start.
 
 # %%
 print(base_model.config.__class__.__name__, {k: getattr(base_model.config, k) for k in ("n_layer", "n_embd", "n_head", "n_positions", "vocab_size")})
@@ -245,13 +261,27 @@ print(f"{sum(p.numel() for p in base_model.parameters()) / 1e6:.2f}M parameters"
 log_path = models.base_model_source(course.profile) + "/training_log.json"
 if course.profile.offline:
     log = json.loads(open(log_path).read())
-    evals = log["evals"]
+    evals, args = log["evals"], log["args"]
+    last, best = evals[-1], min(evals, key=lambda e: e["validation_loss"])
+    stopped_by = "the time budget" if last["minutes"] >= float(args["max_minutes"]) else "the step budget or the patience"
+    print(f"{len(evals)} evaluations, every {args['eval_every']} steps of {args['tokens_per_batch']} tokens; "
+          f"stopped after step {last['step']:,} (epoch {last['epoch']}, {last['minutes']:.0f} min) by {stopped_by} "
+          f"({args['max_minutes']} min, patience {args['patience']} evaluations); "
+          f"lowest validation loss {best['validation_loss']:.3f} at step {best['step']:,}")
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot([e["epoch"] for e in evals], [e["train_loss"] for e in evals], label="training (smoothed)")
-    ax.plot([e["epoch"] for e in evals], [e["validation_loss"] for e in evals], label="validation")
+    ax.plot([e["step"] for e in evals], [e["train_loss"] for e in evals], marker=".", label="training (smoothed)")
+    ax.plot([e["step"] for e in evals], [e["validation_loss"] for e in evals], marker="o", label="validation")
     ax.axhline(log["unigram_entropy"], color="gray", ls="--", label="unigram entropy")
-    ax.set(xlabel="epoch", ylabel="cross-entropy (nats/token)", title="How the course model was trained")
+    ax.set(xlabel=f"training step (one batch of about {args['tokens_per_batch']} tokens)", ylabel="cross-entropy (nats/token)",
+           title="How the course model was trained: still falling when it stopped?")
     ax.legend();
+
+# %% [markdown]
+# Read it with the printed line (quick profile only; the full profile's `gpt2` comes with no such log). In the
+# committed log the lowest validation loss is the last one: the loss was still falling when the time budget stopped
+# the run, so this model is limited by its training time, not by overfitting, and the two curves end close together.
+# (The training curve is a moving average of the batch losses, measured with dropout on, and it lags behind while the
+# loss falls fast: that is why it starts above the validation curve.)
 
 # %%
 shipped_valid_loss = pretraining.evaluate_loss(base_model, valid_docs, tokenizer.pad_token_id)
@@ -275,13 +305,22 @@ prompt_ids = torch.tensor([[tokenizer.eos_token_id] + tokenizer("The acting was"
 with torch.no_grad():
     next_logits = base_model(prompt_ids).logits[0, -1]
 top = torch.topk(next_logits, 10).indices
-fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
+top10_mass = {}
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
 for ax, T in zip(axes, (0.5, 1.0, 1.5)):
     probs = generation.temperature_probs(next_logits, T)[top]
+    top10_mass[T] = float(probs.sum())
     ax.bar([tokenizer.decode([int(i)]) for i in top], probs.numpy())
-    ax.set_title(f"T = {T}  (top-10 mass {probs.sum():.2f})")
+    ax.set(title=f"T = {T}  (top-10 mass {probs.sum():.2f})", xlabel="next token (the 10 most likely)")
     ax.tick_params(axis="x", rotation=70)
-axes[0].set_ylabel("probability");
+axes[0].set_ylabel("probability")
+fig.suptitle('Next token after "The acting was": how temperature moves probability between the same 10 tokens', y=1.02)
+assert top10_mass[0.5] >= top10_mass[1.0] >= top10_mass[1.5], top10_mass  # always so: a higher T flattens the softmax
+
+# %% [markdown]
+# Read it: the same ten tokens, in the same order, in every panel (dividing the logits by $T$ never reorders them).
+# At $T = 0.5$ the most likely tokens take most of the probability, at $T = 1.5$ it is spread far beyond these ten; the
+# top-10 mass in each title can only fall as $T$ rises (the cell asserts it). Now whole continuations, one per rule:
 
 # %%
 rules = {
@@ -312,8 +351,11 @@ print("special tokens:", lm_task.END_OF_TEXT, "(begins and ends a review),", lm_
 #
 # The prompts of notebooks 04–07 are the opening words of reviews (`data/prompts/`); the held-out set is used for
 # every evaluation. We sample one continuation per held-out prompt exactly as RLHF will, score each with VADER
-# sentiment and with the course's **gold score** (notebook 04: sentiment with a penalty for degenerate text, the
-# hidden preference of the simulated human), and look at the spread.
+# sentiment and with the course's **gold score**, and look at the spread. The gold score is the course's stand-in for
+# what a human really prefers: VADER sentiment with a penalty for degenerate text (repetitive, nearly empty, or mostly
+# symbols), so that repeating "great" cannot game it. From notebook 04 on, a simulated human labeller makes its choices
+# from it and it judges every trained model, but it stays *hidden*: the models being trained never see it, only
+# labels made from it or a reward model learned from those.
 
 # %%
 heldout_prompts = lm_task.load_prompts("heldout")
@@ -330,21 +372,30 @@ for text, v in list(zip(continuations, vader))[:8]:
     print(f"  {v:+.2f}  {text}")
 
 # %%
+negative_share, positive_share = float((vader < 0).mean()), float((vader > 0).mean())
+print(f"{negative_share:.0%} of the continuations score below 0, {positive_share:.0%} above, "
+      f"{1 - negative_share - positive_share:.0%} exactly 0")
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.hist(vader, bins=np.linspace(-1, 1, 21), edgecolor="white")
 ax.axvline(vader.mean(), color="black", ls="--", label=f"mean {vader.mean():+.2f}")
-ax.set(xlabel="VADER compound sentiment of prompt + continuation", ylabel="samples",
-       title="The base model writes both kinds of review");
+ax.set(xlabel="VADER compound sentiment of prompt + continuation (-1 to +1)", ylabel="continuations (count)",
+       title=f"Sentiment of {len(vader)} base-model continuations: both kinds of review?")
 ax.legend();
 
 # %% [markdown]
-# This is the starting point of RLHF: a model that is roughly neutral on average but spread over both signs, so
-# there is something to move, in either direction, and a reward model can tell the samples apart.
+# Read it: the bars spread over both signs around a mean near 0 (the dashed line). The bar that starts at 0 also
+# holds the continuations VADER scores exactly 0, mostly those without a word from its dictionary (their share is
+# printed). This is the starting point of RLHF: a model that is roughly neutral on average but writes both kinds of
+# review (the printed shares), so there is something to move, in either direction, and a reward model can tell the
+# samples apart. The result check asserts the mean, the spread, and that each sign holds at least a fifth of the
+# continuations.
 #
 # ### Result check
 # - the short run's validation loss is below the unigram entropy (it learned to use context);
 # - the shipped model's held-out cross-entropy is well below it (by at least `SHIPPED_MARGIN` nats);
-# - the base model's continuations are near neutral (mean VADER within ±0.25) and spread out (std ≥ 0.3).
+# - the short run's training and validation losses both fell from their first to their last logged value;
+# - the base model's continuations are near neutral (mean VADER within ±0.25), spread out (std ≥ 0.3), and of both
+#   signs (at least a fifth of them below 0 and a fifth above).
 
 # %%
 SHIPPED_MARGIN = 2.0  # nats/token below the unigram entropy; the shipped model measured 2.69 (3.58 vs 6.27)
@@ -353,8 +404,10 @@ assert live_valid_loss < unigram_entropy, (
 if course.profile.offline:
     assert shipped_valid_loss < unigram_entropy - SHIPPED_MARGIN, (
         f"the shipped model is too weak: {shipped_valid_loss:.2f} vs unigram entropy {unigram_entropy:.2f}")
+assert live_log[-1][1] < live_log[0][1] and live_log[-1][2] < live_log[0][2], f"the live run's losses did not fall: {live_log}"
 assert -0.25 <= vader.mean() <= 0.25, f"base sentiment not near neutral: mean {vader.mean():+.3f}"
 assert vader.std() >= 0.3, f"base sentiment not spread out: std {vader.std():.3f}"
+assert min(negative_share, positive_share) >= 0.2, f"base sentiment not of both signs: {negative_share:.0%} < 0, {positive_share:.0%} > 0"
 print("result check passed")
 
 # %% [markdown]
