@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 
 import numpy as np
 import pytest
@@ -139,3 +140,25 @@ def test_agreement_reads_texts_not_positions_and_leaves_skips_out(tmp_path):
     assert table.tolist() == [[table[0, 0], table[0, 0], -1]] and table[0, 0] in (0, 1)
     agreement = classroom.class_agreement(store.labels(), min_shared=1)
     assert agreement.shared_pairs == 0 and math.isnan(agreement.fleiss)
+
+
+def test_the_readme_workshop_snippets_run(tmp_path, monkeypatch):
+    """The README's "Running this as a workshop" code: a student's export, then the teacher's merge."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Running this as a workshop", 1)[1].split("\n## ", 1)[0]
+    export, merge = [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", section, re.S)]
+    monkeypatch.setenv("RLHF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "collected").mkdir()
+    for name, seed in (("ana", 1), ("bo", 2), ("cy", 3)):
+        namespace = {"store": labelled_store(tmp_path, name, seed=seed), "YOUR_NAME": name, "MODEL_NAME": MODEL}
+        exec(compile(export, "README export snippet", "exec"), namespace)  # noqa: S102 - the README's own code
+        shutil.copy(tmp_path / "cache" / "export" / f"{name}.labels.jsonl", tmp_path / "collected")
+    namespace: dict = {}
+    exec(compile(merge, "README merge snippet", "exec"), namespace)  # noqa: S102
+    assert namespace["merged"].labellers == ["ana", "bo", "cy"] and len(namespace["pooled_pairs"]) > 0
+    assert namespace["agreement"].shared_pairs == len(PAIRS)
