@@ -22,10 +22,8 @@
 # **Objectives**
 # - derive the RLHF objective $\mathbb{E}[r(x,y)] - \beta\,\mathrm{KL}(\pi_\theta\,\|\,\pi_{\text{ref}})$ and see why the KL term is there;
 # - cast text generation as an RL problem: each token an action, each response an episode;
-# - build PPO for language models step by step: value head, per-token KL penalty, GAE, whitening (rescaling the
-#   advantages to mean 0 and standard deviation 1 over the batch), the clipped update;
-# - know the implementation details that matter (temperature, dropout, padding, position ids) and the sanity checks
-#   that catch them, including a live demonstration of what wrong position ids do;
+# - build PPO for language models step by step: value head, per-token KL penalty, GAE, whitening, the clipped update;
+# - know the implementation details that matter (temperature, dropout, padding, position ids) and the sanity checks that catch them;
 # - run it, and measure the result with the course's one evaluator: gold score, KL, diversity, win-rate.
 #
 # **Prerequisites**: notebook 02 (PPO), notebook 03 (the course GPT-2), notebook 04 (the reward model). Each loads
@@ -83,8 +81,8 @@ print(f"{len(train_prompts)} training prompts, {len(heldout_prompts)} held-out p
 # where $\pi_{\text{ref}}$ is the pretrained model, frozen. **Why the KL term?** The reward model is a learned,
 # imperfect copy of human preferences, trained only on texts the base model writes. Without a leash the policy
 # drifts to texts where the reward model is wrong (repetition, odd phrases it happens to love): *reward hacking*,
-# the subject of notebook 07. The KL term makes every nat (the unit of a natural-log KL) of drift cost $\beta$ units
-# of reward; it also keeps the text fluent, since $\pi_{\text{ref}}$ is.
+# the subject of notebook 07. The KL term makes every nat of drift cost $\beta$ units of reward; it also keeps the
+# text fluent, since $\pi_{\text{ref}}$ is.
 #
 # ### 1.2 Text generation as reinforcement learning
 # - **state** $s_t$: the prompt and the response tokens so far; **action** $a_t$: the next token; the policy is the LM;
@@ -94,15 +92,9 @@ print(f"{len(train_prompts)} training prompts, {len(heldout_prompts)} held-out p
 #
 # $$r_t = -\beta\,\big(\log \pi_\theta(a_t\mid s_t) - \log \pi_{\text{ref}}(a_t\mid s_t)\big) + \mathbb{1}[t = T]\; r(x, y).$$
 #
-# The undiscounted return $\sum_t r_t$ is then exactly a sample of the objective above, so the discount is
-# $\gamma = 1$. A **value head** (a linear layer on the transformer's last hidden state, giving one number per
-# position) estimates the value $V(s_t)$, the expected return from state $s_t$ on. Advantages come from generalised
-# advantage estimation (GAE, notebook 02) with $\lambda = 0.95$:
-#
-# $$\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t), \qquad A_t = \sum_{l \ge 0} (\gamma\lambda)^l\, \delta_{t+l},$$
-#
-# with $V(s_{T+1}) = 0$ after the last token. PPO's clipped update of notebook 02 then applies unchanged to
-# $(\text{batch}, T)$ tensors.
+# The return $\sum_t r_t$ is then exactly a sample of the objective above. With $\gamma = 1$ and GAE ($\lambda = 0.95$)
+# a **value head** on the same transformer estimates $V(s_t)$, and PPO's clipped update of notebook 02 applies
+# unchanged to $(\text{batch}, T)$ tensors.
 #
 # ### 1.3 KL estimators
 # We only ever see samples $a \sim \pi_\theta$. With $\log\rho = \log\pi_{\text{ref}}(a) - \log\pi_\theta(a)$ three estimators of
@@ -114,55 +106,24 @@ print(f"{len(train_prompts)} training prompts, {len(heldout_prompts)} held-out p
 # | k2 | $\tfrac12(\log\rho)^2$ | no (low variance) | yes |
 # | k3 | $(\rho - 1) - \log\rho$ | yes | yes |
 #
-# Each is a per-token quantity, summed over the response for a sequence estimate. The per-token penalty uses k1 (its
-# expectation is the KL in the objective); we log all three. A KL *penalty in the reward* (as here, and in the
-# original work) differs from a KL *term in the loss* (as in GRPO, notebook 06): the first is optimised through the
-# advantages, like any reward; the second adds its own gradient directly. GRPO's loss term is k3, and two facts about
-# it matter when you compare it with PPO:
-#
-# - **k3's gradient is that of the other KL.** Its *value* estimates $\mathrm{KL}(\pi_\theta\|\pi_{\text{ref}})$, but
-#   as a loss term on samples held fixed its gradient is $\nabla_\theta k_3 = (1 - \rho)\,\nabla_\theta\log\pi_\theta(a)$,
-#   whose expectation under $a \sim \pi_\theta$ is $-\sum_a \pi_{\text{ref}}(a)\,\nabla_\theta \log\pi_\theta(a) =
-#   \nabla_\theta\,\mathrm{KL}(\pi_{\text{ref}}\|\pi_\theta)$: the forward KL, not the reverse KL of the objective. The two
-#   agree near $\pi_{\text{ref}}$ (to second order) and differ far from it.
-# - **GRPO's β is not PPO's β.** GRPO divides each reward by the standard deviation $\sigma_{\text{group}}$ of the
-#   rewards in its group (the responses to one prompt) but not the KL term, so against $\mathbb{E}[r] - \beta\,\mathrm{KL}$
-#   its effective coefficient is about $\beta\,\sigma_{\text{group}}$.
+# The per-token penalty uses k1 (its expectation is the KL in the objective); we log all three. A KL *penalty in the
+# reward* (as here, and in the original work) differs from a KL *term in the loss* (as in GRPO, notebook 06): the
+# first is optimised through the advantages, like any reward; the second adds its own gradient directly.
 #
 # ### 1.4 Adaptive KL
 # Choosing $\beta$ is hard. Ziegler et al. (2019) adapt it to hit a target KL:
-#
-# $$\beta \leftarrow \beta\,\big(1 + \mathrm{clip}(\mathrm{KL}/\mathrm{KL}_{\text{target}} - 1,\; -0.2,\; 0.2)\cdot n/H\big)$$
-#
-# after each batch of $n$ samples, with a *horizon* $H$ (in samples) that sets how fast $\beta$ moves. It is a
-# proportional controller (the correction is proportional to the relative error), and a slow one by design:
-#
-# - the error is clipped to $\pm 0.2$, so $\beta$ changes by at most $0.2\,n/H$ per batch, however far the KL is
-#   from its target;
-# - it reacts to the KL already reached, not to where the KL is heading. A run starts at KL 0, far below the target,
-#   so $\beta$ first *falls* at the maximum rate; by the time the KL reaches the target, $\beta$ is at its lowest and
-#   the policy is still moving, so the KL can overshoot. Pulling $\beta$ back up then takes as many batches as
-#   pushing it down did.
-#
-# So the controller keeps the KL in the neighbourhood of its target over a long run; it does not hold it there batch
-# by batch. Section 3.2 shows what it does in this notebook's run.
+# $\beta \leftarrow \beta\,\big(1 + \mathrm{clip}(\mathrm{KL}/\mathrm{KL}_{\text{target}} - 1, -0.2, 0.2)\cdot n/H\big)$ after each batch of $n$ samples.
 
 # %% [markdown]
 # ### 1.5 The implementation details, as switches
 # Every detail of our PPO is a field of `lm_ppo.LMPPOConfig`, with its reason and source in a docstring. Defaults
 # follow OpenAI's *lm-human-preferences* and the reproduction study *The N Implementation Details of RLHF with PPO*.
-# The training run of section 3.2 uses `lm_ppo.course_config`, the defaults with this profile's batch size, learning
-# rate and controller horizon, plus the settings this notebook chooses (a KL target of 5 nats). The table prints both
-# columns; a `*` marks where the run differs from the default.
 
 # %%
 import dataclasses
 
-config = lm_ppo.course_config(course.profile, adaptive_kl=True, kl_coef=0.1, kl_target=5.0, seed=course.seed)  # section 3.2's run
-print(f"{'field':26s} {'default':>12s}   {'this run (3.2)':>14s}")
 for f in dataclasses.fields(lm_ppo.LMPPOConfig):
-    used = getattr(config, f.name)
-    print(f"{f.name:26s} {f.default!r:>12}   {used!r:>14} {'*' if used != f.default else ''}")
+    print(f"{f.name:26s} = {f.default!r}")
 
 # %% [markdown]
 # `help(lm_ppo.LMPPOConfig)` or reading `rlhf_utils/lm_ppo.py` shows each field's docstring.
