@@ -82,9 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # Features of the shipped trunk, once: every head fit and head-only score reuses them.
     def features(pairs):
-        prompts = [p[0] for p in pairs]
-        return (rmod.final_token_features(shipped, prompts, [p[1] for p in pairs]),
-                rmod.final_token_features(shipped, prompts, [p[2] for p in pairs]))
+        return rmod.pair_features(shipped, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs])
 
     feats = {"pool": features(pool), "dev": features(dev), "heldout": features(heldout)}
     index = {(p[0], p[1], p[2]): i for i, p in enumerate(pool)}
@@ -102,15 +100,16 @@ def main(argv: list[str] | None = None) -> dict:
                 chosen.append(fb[i]), rejected.append(fa[i])
         return torch.stack(chosen), torch.stack(rejected)
 
+    def golds(pairs, criterion):
+        prompts = [p[0] for p in pairs]
+        return (gold.gold_scores([p[1] for p in pairs], prompts, criterion),
+                gold.gold_scores([p[2] for p in pairs], prompts, criterion))
+
     def gold_accuracy(scores_a, scores_b, pairs, criterion):
-        gold_a = gold.gold_scores([p[1] for p in pairs], [p[0] for p in pairs], criterion)
-        gold_b = gold.gold_scores([p[2] for p in pairs], [p[0] for p in pairs], criterion)
-        return rmod.gold_pairwise_accuracy(scores_a, scores_b, gold_a, gold_b)[0]
+        return rmod.gold_pairwise_accuracy(scores_a, scores_b, *golds(pairs, criterion))[0]
 
     def head_accuracy(rm, split, pairs, criterion):
-        w = rm.model.score.weight.detach().reshape(-1)
-        fa, fb = feats[split]
-        return gold_accuracy((fa @ w).numpy(), (fb @ w).numpy(), pairs, criterion)
+        return rmod.head_gold_accuracy(rm.model.score.weight, *feats[split], *golds(pairs, criterion))[0]
 
     def model_accuracy(rm, pairs, criterion):
         prompts = [p[0] for p in pairs]
