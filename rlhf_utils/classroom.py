@@ -158,19 +158,15 @@ def rating_table(labels: Iterable[LabelRecord]) -> tuple[list[str], list[str], n
 
     A person who labelled a pair twice (a repeat) counts with their first answer.
     """
-    answers: dict[tuple[str, str], int] = {}
-    labellers: list[str] = []
-    pairs: list[str] = []
-    for r in labels:
-        labellers += [r.labeller] if r.labeller not in labellers else []
-        pairs += [r.pair_id] if r.pair_id not in pairs else []
+    labels = list(labels)
+    labellers = {name: i for i, name in enumerate(dict.fromkeys(r.labeller for r in labels))}
+    pairs = {pair: i for i, pair in enumerate(dict.fromkeys(r.pair_id for r in labels))}
+    table = np.full((len(pairs), len(labellers)), -1, dtype=int)
+    for r in reversed(labels):  # reversed: the first answer of a person to a pair is the one left standing
         category = _category(r)
         if category is not None:
-            answers.setdefault((r.pair_id, r.labeller), category)
-    table = np.full((len(pairs), len(labellers)), -1, dtype=int)
-    for (pair, labeller), category in answers.items():
-        table[pairs.index(pair), labellers.index(labeller)] = category
-    return labellers, pairs, table
+            table[pairs[r.pair_id], labellers[r.labeller]] = category
+    return list(labellers), list(pairs), table
 
 
 def cohens_kappa(a: Sequence[int], b: Sequence[int]) -> float:
