@@ -34,7 +34,10 @@
 # %% [markdown]
 # ## Setup
 # As in notebook 05, plus the committed long runs of sections 2–4 and a switch for who labels in section 4
-# (`SIMULATE = None`: you, except under CI or with `RLHF_SIMULATED_FEEDBACK=1`).
+# (`SIMULATE = None`: you, except under CI or with `RLHF_SIMULATED_FEEDBACK=1`). The reward model is yours from
+# notebook 04 if it measured as usable there, else the shipped one (criterion `positive`); the cell prints which.
+# The live runs are judged by its criterion's gold score; the committed runs were made with the shipped model, so
+# their figures are the same for everyone, whatever you label.
 
 # %% tags=["exercise-setup"]
 import time
@@ -45,9 +48,9 @@ import numpy as np
 import torch
 
 import rlhf_utils
-from rlhf_utils import evaluation, feedback, feedback_store, generation, gold, lm_ppo, lm_task, models, results
+from rlhf_utils import evaluation, feedback, feedback_store, generation, gold, labelling, lm_ppo, lm_task, models, results
 from rlhf_utils.labelling import LabellingWidget
-from rlhf_utils.overoptimization import labels_by_model, pair_accuracy, peak_then_drop, updated_reward_model
+from rlhf_utils.overoptimization import labels_by_model, pair_accuracy, peak_then_drop, round_labels, updated_reward_model
 from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
 
 NOTEBOOK_START = time.perf_counter()
@@ -65,8 +68,11 @@ ARGS = RUN["args"]                      # the committed run's settings; the live
 # Judged by the reward model's criterion: its gold score (the shipped model's is "positive"; yours, from notebook 04,
 # may be "negative"). "own" has no gold score, so the positive one is shown, not your criterion.
 criterion = rm.criterion
-score_by = gold.gold_function(criterion if criterion in gold.NAMED_CRITERIA else "positive")
+named = criterion in gold.NAMED_CRITERIA     # "own" has no gold score and no simulated person: only your labels
+score_by = gold.gold_function(criterion if named else "positive")
+score_name = f"gold ({criterion})" if named else "gold (positive; not your criterion)"
 EVAL = dict(gold_fn=score_by, samples_per_prompt=ARGS["samples_per_prompt"], seed=1234)
+print(f"reward model criterion: {criterion!r}; the live runs are judged by {score_name}")
 print(f"labels in section 4 come from: {'the simulated human' if simulated else 'you'}")
 
 # %% [markdown]
@@ -86,7 +92,9 @@ print(f"labels in section 4 come from: {'the simulated human' if simulated else 
 # `scripts/overoptimization_run.py` trains PPO with a weak leash (a small fixed $\beta$) for much longer than
 # notebook 05, evaluating on the held-out prompts every few iterations. Its results are committed in
 # `data/results/overoptimization.json` (re-run with `python scripts/overoptimization_run.py`, about 40 minutes on 2
-# cores). Here is round 1 against KL:
+# cores), with the shipped reward model and the `positive` gold score: this figure and the other two of sections
+# 3–4 plot that file, so they are the same for everyone and do not change with your labels. Here is round 1
+# against KL:
 
 # %% tags=["exercise-setup"]
 points = RUN["points"]
@@ -94,25 +102,37 @@ kl = np.array([p["kl_mean"] for p in points])
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
 ax1.errorbar(kl, [p["reward_mean"] for p in points], yerr=[p["reward_se"] for p in points], color="tab:orange",
              marker="o", ms=4)
-ax1.set(xlabel="sequence KL to the reference (nats)", ylabel="proxy: reward-model score", title="what PPO optimises")
+ax1.set(xlabel="sequence KL to the reference (nats)", ylabel="reward-model score (std of base samples = 1)",
+        title="the proxy PPO optimises keeps rising")
 ax2.errorbar(kl, [p["gold_mean"] for p in points], yerr=[p["gold_se"] for p in points], color="tab:blue",
              marker="s", ms=4)
-ax2.set(xlabel="sequence KL to the reference (nats)", ylabel="gold score", title="what we wanted")
-fig.suptitle(f"PPO with β = {ARGS['beta']} for {ARGS['iterations']} iterations ({RUN['script']})")
+ax2.set(xlabel="sequence KL to the reference (nats)", ylabel="gold score (positive criterion, −1 to 1)",
+        title="the gold score we wanted peaks, then falls")
+fig.suptitle(f"Committed run (data/results/overoptimization.json, not your labels): PPO with β = {ARGS['beta']} "
+             f"for {ARGS['iterations']} iterations, ± 1 s.e.")
+fig.tight_layout()
 plt.show()
 verdict = peak_then_drop([p["gold_mean"] for p in points], [p["gold_se"] for p in points])
 peak = points[verdict.peak_index]
-print(f"gold: {verdict}")
+print(f"gold: {verdict}; the drop is {verdict.drop / verdict.drop_se:.0f} times its standard error")
 print(f"peak at iteration {peak['iteration']} (KL {peak['kl_mean']:.1f}); end at iteration {points[-1]['iteration']} "
       f"(KL {points[-1]['kl_mean']:.1f}); proxy {points[0]['reward_mean']:+.2f} -> {peak['reward_mean']:+.2f} "
       f"-> {points[-1]['reward_mean']:+.2f}")
 
 # %% [markdown]
-# The shape is Gao et al.'s: a rise, a peak, a fall, while the proxy climbs on. The fall is steeper than their
+# In the committed run the shape is Gao et al.'s: a rise, a peak, a fall, while the proxy climbs on (the result
+# check below asserts both). The fall is steeper than their
 # $d(\alpha - \beta_\text{RL}\log d)$, which was fitted to large models judged by a learned gold reward model: our
 # gold score gives degenerate, repetitive text its lowest score, so once the policy starts repeating itself gold
-# collapses within a few nats. Near the end the KL hardly grows (the learning rate is annealed to zero) while gold
-# still falls: the policy spends the same KL budget ever more on what the proxy likes.
+# collapses within a few nats. Over the last evaluations the KL grows slowly (the learning rate anneals to zero)
+# while gold still falls: the policy spends the same KL budget ever more on what the proxy likes.
+#
+# How sure is "peaks, then falls"? `overoptimization.peak_then_drop` divides the drop by
+# $\sqrt{\mathrm{se}_\text{peak}^2 + \mathrm{se}_\text{end}^2}$, the drop's standard error *if* the two points were
+# independent. They are not quite: both are measured on the same held-out prompts with the same evaluation seed, and
+# the peak is the highest of all the points, picked for being high, so it tends to sit a little above the curve's
+# true peak. So its verdict is a rough screen for drops of a few standard errors; the committed drop, about 30 of
+# them (printed above), is far beyond either effect.
 #
 # What do the samples look like at the start, at gold's peak, and at the end? (The same four held-out prompts each
 # time; the number is each sample's gold score.)
@@ -131,11 +151,13 @@ for label, p in [("base", points[0]), ("gold's peak", peak), ("end", points[-1])
 # samples** (section 4).
 #
 # ### Re-run the start live
-# The same configuration and seed as the committed run, up to iteration 30 — where round 2 of section 4 starts. It
-# is not a bit-for-bit replay: the committed run stopped to evaluate every few iterations, and evaluation draws
-# random numbers, so from the first evaluation on the two runs sample differently (and on another machine the
-# floating-point path differs anyway). So the live point is *one more draw* of the same configuration, and the result
-# check compares it with all the committed draws at this iteration (section 5), allowing for their spread.
+# The same configuration and seed as the committed run, up to iteration 30 — where round 2 of section 4 starts,
+# with your reward model if you have one. It is not a bit-for-bit replay: the committed run was made before the
+# trainer seeded each iteration's sampling itself (`LMPPOConfig.seed`); it drew its samples from torch's global
+# generator, which each of its evaluations reseeded, so the live run's random draws differ from it (and on another
+# machine the floating-point path differs anyway). So the live point is *one more draw* of the same configuration,
+# and the result check compares it with all the committed draws at this iteration (section 5), allowing for their
+# spread — when it runs on the committed run's models (the quick profile and the shipped reward model).
 
 # %%
 LIVE_ITERATIONS = RUN["round2"]["from_iteration"]
@@ -158,17 +180,21 @@ print(f"committed, iteration {LIVE_ITERATIONS}: gold {committed['gold_mean']:+.3
 # ## 3. Distribution shift
 # The reward model learned from pairs of *base-model* samples. How well does it order pairs of the *policy's*
 # samples? `overoptimization.pair_accuracy` draws two samples per held-out prompt from a model and counts how often the
-# reward model orders them as gold does (gold ties left out).
+# reward model orders them as gold does (gold ties left out), by the reward model's criterion.
 
 # %%
-shift = {"base samples": pair_accuracy(base_model, tokenizer, rm, heldout_prompts),
-         "policy samples": pair_accuracy(policy.lm, tokenizer, rm, heldout_prompts)}
+def with_se(accuracy_and_pairs):
+    acc, n = accuracy_and_pairs
+    return f"{acc:.3f} ± {np.sqrt(acc * (1 - acc) / n):.3f}"
+
+shift = {"base samples": pair_accuracy(base_model, tokenizer, rm, heldout_prompts, gold_fn=score_by),
+         "policy samples": pair_accuracy(policy.lm, tokenizer, rm, heldout_prompts, gold_fn=score_by)}
 for name, (acc, n) in shift.items():
-    print(f"reward model accuracy on {name:15s}: {acc:.3f} ± {np.sqrt(acc * (1 - acc) / n):.3f} ({n} pairs)")
+    print(f"reward model accuracy by {score_name} on {name:15s}: {with_se((acc, n))} ({n} pairs)")
 
 # %% [markdown]
-# The committed run measured the same thing at every evaluation: the reward model's accuracy on the text the policy
-# wrote at that point, against KL.
+# The committed run measured the same thing at every evaluation (shipped reward model, `positive` gold): the reward
+# model's accuracy on the text the policy wrote at that point, against KL.
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -176,14 +202,20 @@ acc = np.array([p["rm_accuracy"] for p in points])
 ax.errorbar(kl, acc, yerr=np.sqrt(acc * (1 - acc) / np.array([p["rm_accuracy_pairs"] for p in points])), marker="o",
             ms=4, color="tab:purple", label="on the policy's own samples")
 ax.axhline(points[0]["rm_accuracy"], color="grey", ls=":", label="on base-model samples")
+ax.axhline(0.5, color="black", lw=0.8, label="chance (a coin flip)")
 ax.axvline(peak["kl_mean"], color="tab:blue", ls="--", lw=1, label="gold's peak")
-ax.set(xlabel="sequence KL to the reference (nats)", ylabel="reward-model accuracy (vs gold)",
-       title="The proxy is judged on text it was never trained on")
+ax.set(xlabel="sequence KL to the reference (nats)", ylabel="share of pairs ordered as gold orders them",
+       title="Committed run (not your labels): the reward model's accuracy on the policy's text\n"
+             "falls as the policy drifts, below chance past gold's peak")
 ax.legend(fontsize=8)
 plt.show()
+past_peak = [p["rm_accuracy"] for p in points if p["iteration"] > peak["iteration"]]
+print(f"committed: accuracy {points[0]['rm_accuracy']:.2f} on base samples; after gold's peak between "
+      f"{min(past_peak):.2f} and {max(past_peak):.2f}")
 
 # %% [markdown]
-# Early on, while the policy still writes text like the base model's, the reward model orders its pairs about as
+# In the committed run (`data/results/overoptimization.json`; the numbers printed above): early on, while the
+# policy still writes text like the base model's, the reward model orders its pairs about as
 # well as it orders base-model pairs (sometimes better: the policy's two samples can differ more in sentiment). As the
 # policy drifts, the accuracy falls, and past gold's peak it drops **below one half**: the reward model now prefers
 # the *worse* of two responses more often than not. That is over-optimisation seen from the reward model's side —
@@ -193,8 +225,9 @@ plt.show()
 #
 # ## 4. Iterated RLHF: a second round of feedback
 # InstructGPT and Llama 2 collected comparisons in rounds, each on the current policy's samples. Here: sample pairs
-# from the policy, label them (you, in the widget, or the simulated human), **append them to the same store as your
-# notebook-04 labels** — each record names the model that wrote it — update the reward model, and continue PPO.
+# from the live policy, label them (you, in the widget, or the simulated human) **by your reward model's criterion**,
+# **append them to the same store as your notebook-04 labels** — each record names the model that wrote it — and
+# update the reward model. (Continuing PPO on it takes longer than a live run: that part comes from the committed run.)
 
 # %%
 BASE_MODEL_NAME = Path(models.base_model_source(course.profile)).name
@@ -205,57 +238,95 @@ torch.manual_seed(course.seed + 2)
 r2_a, r2_b, _ = generation.sample_pairs(policy.lm, tokenizer, round2_prompts, desc="policy pairs")
 round2_pairs = list(zip(round2_prompts, r2_a, r2_b))
 store = feedback_store.FeedbackStore(feedback_store.default_store_path("labels"))
-YOUR_NAME = "me"
-my_session = feedback.LabellingSession(store, round2_pairs[:40], model=ROUND2_MODEL, labeller=YOUR_NAME)
-LabellingWidget(my_session) if not simulated else print("the simulated human labels this round")
+YOUR_NAME = "me"                           # the name you labelled under in notebook 04
+my_session = feedback.LabellingSession(store, round2_pairs[:40], model=ROUND2_MODEL, labeller=YOUR_NAME,
+                                       criterion=criterion)
+in_words = rm.info.get("criterion_in_words") or "the criterion you wrote down in notebook 04"
+print(f"round 2: {len(round2_pairs)} pairs from the iteration-{LIVE_ITERATIONS} policy; the first {my_session.total} "
+      f"are yours to label by {criterion!r} ({my_session.done} done)")
+LabellingWidget(my_session, instructions=labelling.instructions_for(criterion, in_words)) if not simulated \
+    else print("the simulated human labels this round")
 
 # %% [markdown]
-# If you are labelling, label some of the 40 pairs above (every click is saved at once), then run on: the simulated
-# human labels the rest of the round so there is enough data. The store now holds every round, told apart by model:
+# If you are labelling, label some of the 40 pairs above (every click is saved at once), then run on. **Run All**
+# does not wait at the widget: it runs past it with none of your labels (unless you labelled before), and the
+# simulated person labels the whole round — as under CI.
+#
+# The simulated person labels every pair you did not, **by your reward model's criterion**
+# (`SimulatedLabeller(criterion=...)`), so the round has enough data. For `own` no simulated person exists, so the
+# rest stays unlabelled and the update below learns from your round-2 labels alone, with your notebook-04 labels as
+# its replay: filling the round in by the `positive` gold score would teach your model a criterion that is not yours.
+# The cell prints how many of the round's labels are yours; with 0 (Run All, CI) the round is all the simulated
+# person's (with `own`: there is no round, and the reward model stays as it was).
 
 # %%
-yours = {r.pair_id for r in store.labels(YOUR_NAME) if r.model == ROUND2_MODEL}
-rest = [pair for pair in round2_pairs if feedback_store.pair_id(*pair, ROUND2_MODEL) not in yours]
-simulated_labels = feedback.SimulatedLabeller(seed=course.seed).label_pairs(store, rest, model=ROUND2_MODEL)
-ids = {feedback_store.pair_id(*pair, ROUND2_MODEL) for pair in round2_pairs}
-round2_labels = [r for r in store.labels() if r.model == ROUND2_MODEL and r.pair_id in ids]
-print(f"round 2: {len(round2_labels)} labels ({len(yours)} yours)")
+stand_in = feedback.SimulatedLabeller(seed=course.seed, criterion=criterion) if named else None
+this_round = round_labels(store, round2_pairs, model=ROUND2_MODEL, labeller=YOUR_NAME, criterion=criterion,
+                          simulated=stand_in)
+yours = feedback.preference_pairs(this_round.yours)      # your A/B choices (ties and skips do not train)
+print(f"round 2: {len(this_round.all)} labels, {len(this_round.yours)} of them yours ({len(yours)} A/B choices), "
+      f"{len(this_round.simulated)} by the simulated person")
+
+# %% [markdown]
+# Update the reward model (`overoptimization.updated_reward_model`): continue training a copy of it on the new
+# comparisons mixed with as many fresh comparisons of base-model samples, labelled by the same simulated person
+# (replay, so it keeps what it knew; for `own`, your notebook-04 labels), and renormalise it on base-model samples so
+# β keeps its meaning. When some of the round's A/B choices are yours, the same update runs a second time without
+# them, to show what your labels changed. Then every reward model is measured on **both** sample sets.
+
+# %%
+if named:   # replay: fresh base-model pairs, labelled by the same simulated person
+    replay_prompts = lm_task.draw_prompts(train_prompts, N_ROUND2, seed=course.seed + 3)
+    b_a, b_b, _ = generation.sample_pairs(base_model, tokenizer, replay_prompts, desc="base pairs")
+    replay_labels = stand_in.label_pairs(store, zip(replay_prompts, b_a, b_b), model=BASE_MODEL_NAME)
+else:       # "own": your notebook-04 labels of base-model pairs, by the same criterion
+    replay_labels = [r for r in store.labels(YOUR_NAME) if r.model == BASE_MODEL_NAME and r.criterion == criterion]
+torch.manual_seed(course.seed + 4)
+calibration = generation.sample(base_model, tokenizer, lm_task.draw_prompts(train_prompts, 512, seed=course.seed + 4))
+round2_config = RewardTrainingConfig(epochs=ARGS["round2_epochs"], learning_rate=ARGS["round2_lr"], seed=course.seed)
+
+def updated_on(labels):
+    # the round-1 reward model trained further on these round-2 labels and the replay; unchanged without any
+    if not feedback.preference_pairs(labels):
+        return rm
+    return updated_reward_model(rm, feedback.preference_pairs(labels + replay_labels), calibration, round2_config)
+
+reward_models = {"round-1 reward model": rm, "round-2 reward model": updated_on(this_round.all)}
+rm2 = reward_models["round-2 reward model"]
+if yours:
+    reward_models["round 2 without your labels"] = updated_on(this_round.simulated)
+else:
+    print("none of the round's A/B choices are yours, so the round-2 reward model with and without your labels is "
+          "the same model")
+live_accuracy = {"round-1 reward model": shift} | {
+    name: {"base samples": pair_accuracy(base_model, tokenizer, r, heldout_prompts, gold_fn=score_by),
+           "policy samples": pair_accuracy(policy.lm, tokenizer, r, heldout_prompts, gold_fn=score_by)}
+    for name, r in reward_models.items() if name != "round-1 reward model"}
+committed_accuracy = RUN["round2"]["accuracy"]
+print(f"accuracy by {score_name}, on the same held-out pairs for every reward model:")
+print(f"{'':30s}{'base samples':>16s}{'policy samples':>17s}   committed run (shipped model, "
+      f"{RUN['round2']['comparisons']} comparisons)")
+for name, row in live_accuracy.items():
+    c = committed_accuracy.get(name)
+    shown = f"{c['base samples']['accuracy']:.3f} / {c['policy samples']['accuracy']:.3f}" if c else ""
+    print(f"{name:30s}{with_se(row['base samples']):>16s}{with_se(row['policy samples']):>17s}   {shown}")
 for model_name, labels in labels_by_model(store.labels()).items():
     print(f"  store: {model_name:40s} {len(labels):5d} labels")
 
 # %% [markdown]
-# Update the reward model (`overoptimization.updated_reward_model`): continue training a copy of it on the new
-# comparisons mixed with as many fresh comparisons of base-model samples (replay, so it keeps what it knew), and
-# renormalise it on base-model samples so β keeps its meaning. Then measure the old and the new reward model on
-# **both** sample sets.
-
-# %%
-replay_prompts = lm_task.draw_prompts(train_prompts, N_ROUND2, seed=course.seed + 3)
-b_a, b_b, _ = generation.sample_pairs(base_model, tokenizer, replay_prompts, desc="base pairs")
-replay_labels = feedback.SimulatedLabeller(seed=course.seed).label_pairs(
-    store, zip(replay_prompts, b_a, b_b), model=BASE_MODEL_NAME)
-torch.manual_seed(course.seed + 4)
-calibration = generation.sample(base_model, tokenizer, lm_task.draw_prompts(train_prompts, 512, seed=course.seed + 4))
-rm2 = updated_reward_model(rm, feedback.preference_pairs(round2_labels + replay_labels), calibration,
-                           RewardTrainingConfig(epochs=ARGS["round2_epochs"], learning_rate=ARGS["round2_lr"],
-                                                seed=course.seed))
-live_accuracy = {"round-1 reward model": shift,
-                 "round-2 reward model": {"base samples": pair_accuracy(base_model, tokenizer, rm2, heldout_prompts),
-                                          "policy samples": pair_accuracy(policy.lm, tokenizer, rm2, heldout_prompts)}}
-committed_accuracy = RUN["round2"]["accuracy"]
-print(f"{'':22s}{'base samples':>14s}{'policy samples':>16s}   committed ({RUN['round2']['comparisons']} comparisons)")
-for name, row in live_accuracy.items():
-    c = committed_accuracy[name]
-    print(f"{name:22s}{row['base samples'][0]:14.3f}{row['policy samples'][0]:16.3f}   "
-          f"{c['base samples']['accuracy']:.3f} / {c['policy samples']['accuracy']:.3f}")
-
-# %% [markdown]
+# Read the live table row by row; a difference smaller than the ± beside it is not evidence either way. When the
+# last row is there, it is the same update without your labels: the gap between it and the row above is what your
+# labels changed. The store (listed last) keeps every label, told apart by the model that wrote the pairs: the
+# iteration-30 policy's, and the base model's (the replay, and your notebook-04 labels if you made any in this cache).
+#
 # What does the new reward model change for PPO? The committed run continued PPO from iteration 30 twice — with the
-# old reward model and with the round-2 one (trained on 2,000 policy comparisons plus 2,000 replayed), same seed,
-# same β. Gold against KL:
+# old reward model and with its round-2 update (the numbers of comparisons printed below) — with the same settings
+# and trainer seed. Gold against KL:
 
 # %%
 branches = RUN["round2"]["branches"]
+print(f"committed round 2: {RUN['round2']['policy_pairs']} policy pairs and {RUN['round2']['base_pairs']} replayed "
+      f"base pairs, {RUN['round2']['comparisons']} comparisons once ties are left out")
 fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.errorbar(kl, [p["gold_mean"] for p in points], yerr=[p["gold_se"] for p in points], color="lightgrey",
             marker=".", label="round 1 (section 2)")
@@ -266,20 +337,53 @@ for (name, branch), colour in zip(branches.items(), ["tab:blue", "tab:green"]):
     best = branch[v.peak_index]
     print(f"{name}: gold peak {v.peak:+.3f} at KL {best['kl_mean']:.1f} (iteration {best['iteration']}), "
           f"end {v.end:+.3f} at KL {branch[-1]['kl_mean']:.1f}: {'a significant drop' if v.significant else 'no significant drop'}")
-ax.set(xlabel="sequence KL to the reference (nats)", ylabel="gold score", title="Continuing PPO after a second round of feedback")
+    print("   gold at KL: " + ", ".join(f"{p['kl_mean']:.0f} nats {p['gold_mean']:+.2f}" for p in branch))
+    print(f"   a sample at the end: {branch[-1]['samples'][0]['response'][:100]!r}")
+ax.set(xlabel="sequence KL to the reference (nats)", ylabel="gold score (positive criterion, −1 to 1)",
+       title=f"Committed run (not your labels): PPO continued from iteration {LIVE_ITERATIONS},\n"
+             "on the round-1 and on the round-2 reward model")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# Read it honestly. The second round made a *better* reward model — more accurate on base samples and on the
-# iteration-30 policy's samples (the table above). Yet at equal KL the two branches are close (the new one a little
-# higher near 30 nats, a little lower near 43): the better reward model did not push the turn to a larger KL. And with
-# the same weak leash PPO then pushed the new reward model further and faster, and found its blind spot too: the same
-# repetition, all the way to the lowest gold score. The new
+# Read it honestly (the committed run: the right-hand column of the table above and the lines printed above the
+# figure). The second round made a *better* reward model — more accurate on base samples and on the iteration-30
+# policy's samples. Yet at equal KL the two branches are close (the new one a little higher near 30 nats, a little
+# lower near 43): the better reward model did not push the turn to a larger KL. And with the same weak leash PPO
+# then pushed the new reward model further and faster, and found its blind spot too: the same repetition, all the
+# way to the lowest gold score, −1 (a sample of each branch's end is printed above). The new
 # comparisons came from a policy that had *not yet* started repeating itself, so they taught the reward model
 # nothing about that failure. Iterated RLHF works when each round labels what the *current* policy does wrong, and
 # when β keeps each round near the data its reward model has seen — it is a loop, not a single fix. (And this is one
 # run per branch: section 5 shows how much single runs vary.)
+
+
+# %% [markdown]
+# **Why does the blue branch not retrace the grey curve?** It continues from section 2's run with the same reward
+# model, so it should follow it. Compare them at equal KL:
+
+# %%
+lr = config.learning_rate
+print(f"learning rate at iteration {LIVE_ITERATIONS}: section 2's run {lr * (1 - LIVE_ITERATIONS / ARGS['iterations']):.2g}"
+      f" ({1 - LIVE_ITERATIONS / ARGS['iterations']:.0%} of the full rate, annealed to 0 at iteration {ARGS['iterations']});"
+      f" each branch {lr:.2g} (the full rate again, annealed to 0 over the remaining {ARGS['iterations'] - LIVE_ITERATIONS})")
+print(f"evaluated every {ARGS['eval_every']} iterations in section 2's run, every {ARGS['round2_eval_every']} in the branches")
+print(f"round-1 reward model, continued from iteration {LIVE_ITERATIONS}, against section 2's run at the nearest KL:")
+for p in branches["round-1 reward model"][1:]:
+    q = min(points, key=lambda q: abs(q["kl_mean"] - p["kl_mean"]))
+    print(f"  branch iteration {p['iteration']:3d}: KL {p['kl_mean']:5.1f}, gold {p['gold_mean']:+.2f} ± {p['gold_se']:.2f}"
+          f"  |  section 2 iteration {q['iteration']:3d}: KL {q['kl_mean']:5.1f}, gold {q['gold_mean']:+.2f} ± {q['gold_se']:.2f}")
+
+# %% [markdown]
+# Between about 40 and 50 nats the branch stays far above section 2's curve at the same KL, and only its last point
+# comes back down to it (the pairs printed above). It is not a
+# replay of section 2 from iteration 30: the script starts PPO there afresh — a new optimiser (Adam's running averages
+# reset), the learning rate back at its full value (printed above), another trainer seed (other prompt batches and
+# minibatch orders), and samples from torch's global generator, which each evaluation reseeded (the run predates the
+# per-iteration seeding), at other iterations than in section 2. Only the policy and its value head carry over. So it
+# is another draw of a similar process, and gold's turn is sharp — the grey curve goes from near its peak to below
+# zero within a few evaluations — so two runs that spend their KL a little differently sit far apart at the same KL.
+# The comparison the experiment makes is between the two branches, which share all of this.
 
 # %% [markdown]
 # ## 5. Evaluation beyond one number
@@ -316,19 +420,29 @@ print(f"  std of gold across seeds {golds.std(ddof=1):.3f}, against a within-run
 # ### Result check
 # - the committed long run shows over-optimisation: the proxy reward is higher at the end than at gold's peak (and
 #   than at the start), while gold ends more than two standard errors below its peak;
-# - the live re-run learned (gold above the base model by more than two standard errors) and agrees with the committed
-#   runs at iteration 30 (the main run and the other seeds of section 5) — it is one more draw, so their spread
-#   counts — in gold and in KL, within three standard errors (when it uses the committed run's models: the quick
-#   profile and the shipped reward model);
-# - the reward model's accuracy is measured on policy samples beside base samples, and the round-2 reward model on
-#   both sample sets.
+# - the live re-run learned: its criterion's gold score is above the base model's by more than two standard errors
+#   (for `own`, which has no gold score, the reward model's own score is);
+# - it agrees with the committed runs at iteration 30 (the main run and the other seeds of section 5) — it is one
+#   more draw, so their spread counts — in gold and in KL, within three standard errors (when it uses the committed
+#   run's models: the quick profile and the shipped reward model). The spread is estimated from only six runs, so
+#   a correct re-run fails this about 3% of the time (a $t$ distribution with 5 degrees of freedom), not the 0.3%
+#   three standard errors would give with a known spread;
+# - every pair of round 2 has one label (yours or the simulated person's; for `own`, only yours), and every reward
+#   model of section 4 is measured on policy samples beside base samples.
 
 # %%
 assert points[-1]["reward_mean"] > peak["reward_mean"] > points[0]["reward_mean"], "the proxy reward did not keep rising"
 assert verdict.significant, f"no significant gold drop in the committed run: {verdict}"
-assert live.gold_mean > base_result.gold_mean + 2 * np.hypot(live.gold_se, base_result.gold_se), (live, base_result)
+if named:
+    assert live.gold_mean > base_result.gold_mean + 2 * np.hypot(live.gold_se, base_result.gold_se), (live, base_result)
+else:
+    assert live.reward_mean > base_result.reward_mean + 2 * np.hypot(live.reward_se, base_result.reward_se), (live, base_result)
+labelled = [r.pair_id for r in this_round.all]
+assert len(set(labelled)) == len(labelled), "a pair of round 2 was labelled twice"
+if named:
+    assert set(labelled) == {feedback_store.pair_id(*pair, ROUND2_MODEL) for pair in round2_pairs}, len(labelled)
 accuracies = [acc for row in live_accuracy.values() for acc, n in row.values()]
-assert len(accuracies) == 4 and all(np.isfinite(accuracies)), live_accuracy
+assert len(accuracies) == 2 * len(reward_models) and all(np.isfinite(accuracies)), live_accuracy
 if results.comparable_with_committed(course.profile, rm):
     # the live run is one more draw of the committed runs at this iteration: judged against their spread
     for key, values in (("gold", golds), ("kl", seed_kls)):
@@ -385,8 +499,13 @@ def my_drop_is_significant(means, ses, k=2.0) -> bool:
 rlhf_utils.check(
     my_drop_is_significant, lambda m, s, k=2.0: peak_then_drop(m, s, k).significant,
     [([0.0, 0.5, 0.4], [0.02] * 3), ([0.0, 0.5, 0.4], [0.05] * 3), ([0.1, 0.2, 0.3], [0.01] * 3),
-     ([0.3, 0.1], [0.05, 0.05], 1.0)],
-    hint="i = argmax(means); drop = means[i] - means[-1]; compare with k * hypot(ses[i], ses[-1]); False if i is last",
+     ([0.3, 0.1], [0.05, 0.05], 1.0),
+     ([0.0, 0.5, 0.33], [0.05] * 3),             # significant with hypot, not with se_peak + se_last
+     ([0.0, 0.5, 0.45], [0.01, 0.01, 0.05]),     # not significant, though it is with se_peak alone
+     ([0.0, 0.5, 0.45], [0.01, 0.05, 0.01])],    # not significant, though it is with se_last alone
+    hint="i = argmax(means); drop = means[i] - means[-1]; its standard error is hypot(ses[i], ses[-1]) = "
+         "sqrt(se_peak² + se_last²): variances add, so not ses[i] or ses[-1] alone (both points are noisy) and not "
+         "ses[i] + ses[-1]; False if i is the last point",
 );
 
 
@@ -442,7 +561,8 @@ rlhf_utils.check(
 # <details><summary>Answer</summary>Because that is where the reward model is now used and now wrong (section 3):
 # comparisons there teach it exactly what it lacks.</details>
 #
-# 4. In section 4 the round-2 reward model was more accurate, yet PPO against it collapsed further. Why?
+# 4. In section 4's committed run the round-2 reward model was more accurate, yet PPO against it collapsed further.
+#    Why?
 # <details><summary>Answer</summary>Its new comparisons came from the iteration-30 policy, before the repetition hack
 # appeared, so nothing in them taught it that repetition is bad; a better reward model *where it was trained* is
 # still a proxy elsewhere. With a weak leash PPO left that region again. Rounds must follow the policy (label what it

@@ -43,6 +43,18 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
     return loss, chosen.detach(), rejected.detach()
 
 
+def implicit_reward_accuracy(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
+                             ref_rejected: torch.Tensor) -> float:
+    """Share of pairs whose DPO implicit reward ``β · (log π − log π_ref)`` prefers the chosen response.
+
+    From sequence log-probs ``(B,)``. β > 0 does not change which reward is larger, so it is not an
+    argument. An equal reward (a policy that still equals the reference) is no preference and counts as
+    wrong, as in :func:`rlhf_utils.reward_model.pairwise_accuracy`. The reference of notebook 06's exercise 3.
+    """
+    preferred = (policy_chosen - ref_chosen) > (policy_rejected - ref_rejected)
+    return preferred.float().mean().item()
+
+
 def sequence_logprobs(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str],
                       responses: Sequence[str], temperature: float = TEMPERATURE) -> torch.Tensor:
     """``log π(response | prompt)`` summed over the response tokens: ``(B,)``, with gradients.
@@ -152,4 +164,5 @@ def simulated_comparisons(lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
     return preference_pairs(labels, model=model_name)
 
 
-__all__ = ["DPOTrainingConfig", "dpo_loss", "sequence_logprobs", "simulated_comparisons", "train_dpo"]
+__all__ = ["DPOTrainingConfig", "dpo_loss", "implicit_reward_accuracy", "sequence_logprobs", "simulated_comparisons",
+           "train_dpo"]

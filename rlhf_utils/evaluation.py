@@ -1,7 +1,8 @@
 """One evaluator for every policy in the course (PPO, best-of-N, DPO, GRPO, RLOO ...).
 
-Every policy is measured the same way: fresh samples on the fixed held-out prompts with a fixed seed,
-at the course's sampling temperature, and
+Every policy is measured the same way: fresh samples on the fixed held-out prompts with a fixed seed
+(on a forked generator, so the caller's random stream is left untouched: :func:`seeded_rng`), at the
+course's sampling temperature, and
 
 - **gold**: the hidden gold score (``rlhf_utils.gold``), mean ± standard error;
 - **KL**: sequence-level KL(π ‖ π_ref), the sum over response tokens of log π − log π_ref on the
@@ -15,7 +16,8 @@ at the course's sampling temperature, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -79,6 +81,21 @@ def win_rate(gold: Sequence[float], base_gold: Sequence[float]) -> tuple[float, 
     return float(wins.mean()), standard_error(wins)
 
 
+@contextmanager
+def seeded_rng(seed: int, model: torch.nn.Module | None = None) -> Iterator[None]:
+    """Run the block on torch's generator seeded with ``seed``, then restore the caller's generator state.
+
+    ``torch.random.fork_rng`` saves the CPU generator (and the model's CUDA device's, if it is on one) and
+    puts it back on exit, so what the block draws is fixed by ``seed`` alone and what the caller draws
+    next does not depend on the block. (Only torch's generator: the evaluators draw nothing from
+    ``random`` or ``numpy``.)
+    """
+    device = next(model.parameters()).device if model is not None else torch.device("cpu")
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def evaluate_policy(
     lm: PreTrainedModel,
@@ -102,6 +119,10 @@ def evaluate_policy(
     ``base`` is the base model's own result on the same prompts, for the win-rate. ``sampler``
     replaces plain sampling from ``lm`` (best-of-N, for instance, samples N and keeps the best); its
     samples' log-probs are still scored under ``lm`` and ``ref_lm`` for the KL.
+
+    The samples are drawn from torch's generator seeded with ``seed`` inside ``torch.random.fork_rng``:
+    the same policy gives the same numbers every time, and the caller's random stream is left as it
+    was, so evaluating in the middle of a training run does not change what the run draws next.
     """
     if len(prompts) == 0:
         raise ValueError("evaluate_policy got an empty prompt set: pass lm_task.load_prompts('heldout').")
@@ -110,17 +131,17 @@ def evaluate_policy(
     lm.eval()
     forbidden = forbidden_token_ids(tokenizer)
     all_prompts = [p for p in prompts for _ in range(samples_per_prompt)]
-    torch.manual_seed(seed)
     responses, kls, rewards = [], [], []
-    for start in range(0, len(all_prompts), batch_size):
-        chunk = all_prompts[start : start + batch_size]
-        samples = sampler(chunk) if sampler else sample(lm, tokenizer, chunk, response_length, temperature)
-        logprobs = response_logprobs(lm, samples, temperature, forbidden)
-        ref_logprobs = response_logprobs(ref_lm, samples, temperature, forbidden)
-        kls.extend((logprobs - ref_logprobs).sum(-1).tolist())
-        responses.extend(samples.responses)
-        if reward_fn is not None:
-            rewards.extend(torch.as_tensor(reward_fn(samples)).float().reshape(-1).tolist())
+    with seeded_rng(seed, lm):
+        for start in range(0, len(all_prompts), batch_size):
+            chunk = all_prompts[start : start + batch_size]
+            samples = sampler(chunk) if sampler else sample(lm, tokenizer, chunk, response_length, temperature)
+            logprobs = response_logprobs(lm, samples, temperature, forbidden)
+            ref_logprobs = response_logprobs(ref_lm, samples, temperature, forbidden)
+            kls.extend((logprobs - ref_logprobs).sum(-1).tolist())
+            responses.extend(samples.responses)
+            if reward_fn is not None:
+                rewards.extend(torch.as_tensor(reward_fn(samples)).float().reshape(-1).tolist())
     gold = np.asarray(gold_fn(responses, all_prompts), dtype=float)
     if not np.all(np.isfinite(gold)) or (rewards and not np.all(np.isfinite(rewards))):
         raise ValueError(f"{name}: non-finite gold or reward scores; check the reward model and the policy.")

@@ -264,6 +264,35 @@ def simulate_implicit_feedback(
     return choice, math.exp(rng.gauss(math.log(8.0) + 0.5 * liked, 0.5))
 
 
+def implicit_clicks(pairs: Sequence[ComparisonPair], position_bias: float = 0.5, seed: int = 0) -> list[Choice]:
+    """One simulated click per pair (:func:`simulate_implicit_feedback`), in order, from a fresh
+    ``random.Random(seed)``: the same pairs and seed give the same clicks on every call."""
+    rng = random.Random(seed)
+    return [simulate_implicit_feedback(pair, rng, position_bias=position_bias)[0] for pair in pairs]
+
+
+def click_rate(pairs: Sequence[ComparisonPair], position_bias: float = 0.5, seed: int = 0) -> float:
+    """Share of :func:`implicit_clicks` on the first-listed review (A); 0.5 would mean no pull either way.
+
+    The reference of notebook 04's exercise 3.
+    """
+    clicks = implicit_clicks(pairs, position_bias, seed)
+    return sum(c == "A" for c in clicks) / len(clicks)
+
+
+def click_agreement_with_gold(pairs: Sequence[ComparisonPair], position_bias: float = 0.5, seed: int = 0,
+                              tie_margin: float = SimulatedLabeller.tie_margin) -> float:
+    """Share of :func:`implicit_clicks` on the review with the higher gold score, gold ties (gaps under
+    ``tie_margin``) left out: how good a preference signal clicks are, with and without position bias."""
+    clicks = implicit_clicks(pairs, position_bias, seed)
+    agree = []
+    for pair, click in zip(pairs, clicks, strict=True):
+        gap = gold_score(pair.response_a, pair.prompt) - gold_score(pair.response_b, pair.prompt)
+        if abs(gap) >= tie_margin:
+            agree.append((click == "A") == (gap > 0))
+    return sum(agree) / len(agree) if agree else float("nan")
+
+
 def use_simulated_feedback(override: bool | None = None) -> bool:
     """Should the notebook use the simulated labeller instead of a person?
 

@@ -78,15 +78,20 @@ class LMPPOConfig:
     entropy_coef: float = 0.0
     """Entropy bonus weight. LHP uses none: the KL penalty already keeps the policy from collapsing."""
     gamma: float = 1.0
-    """Discount. 1: a response is a short finite episode and only its end is scored (LHP)."""
+    """Discount. 1 (LHP): the undiscounted return Σ_t r_t is exactly RM(x, y) - β·KL, the RLHF
+    objective; γ < 1 would optimise another one. A response is a short fixed-length episode, so
+    nothing needs discounting to stay bounded."""
     lam: float = 0.95
-    """GAE λ (LHP: 0.95)."""
+    """GAE λ (LHP: 0.95): A_t = Σ_l (γλ)^l δ_{t+l} trades bias for variance in the advantage estimate
+    (with an exact V every λ has the same expectation). While V ≈ 0 it shrinks the score reaching
+    token t by λ^(T-t): 0.95²³ ≈ 0.31 for the first of 24 tokens."""
     kl_coef: float = 0.1
     """β, the KL penalty coefficient (the starting value when ``adaptive_kl``)."""
     adaptive_kl: bool = True
     """Adapt β to keep the KL near ``kl_target`` (Ziegler et al. 2019, LHP)."""
     kl_target: float = 4.0
-    """Target sequence KL (nats) for the adaptive controller (LHP used 6 for sentiment)."""
+    """Target sequence KL (nats) for the adaptive controller (LHP used 6 for sentiment; notebook 05's run
+    passes 5 to :func:`course_config`)."""
     kl_horizon: int = 10_000
     """Controller horizon in samples: how fast β moves (LHP: 10,000)."""
     whiten_advantages: bool = True
@@ -167,8 +172,10 @@ class PolicyWithValueHead(nn.Module):
 
     Sharing the trunk halves the compute and memory of a separate value model; the price is that
     value-loss gradients also move the language model, which is why ``vf_coef`` is small. The head
-    is zero-initialised, so the first value estimates are exactly 0 and the first advantages are
-    just the (whitened) rewards rather than noise from a random head.
+    is zero-initialised, so the first value estimates are exactly 0 rather than noise from a random
+    head. The first advantages are then not the rewards themselves: with V = 0, δ_t = r_t and GAE
+    gives A_t = Σ_l (γλ)^l r_{t+l}, the λ-discounted reward-to-go (whitened afterwards). With γ = 1,
+    λ = 0.95 and the score on the last of 24 tokens, the first token gets 0.95²³ ≈ 0.31 of it.
     """
 
     def __init__(self, lm: PreTrainedModel):
@@ -201,6 +208,8 @@ def kl_estimators(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> dict[st
     - k2 = ½ (log r)²: always ≥ 0, biased, low variance;
     - k3 = (r - 1) - log r: always ≥ 0 and unbiased, low variance.
     k1 is what the per-token penalty uses (its expectation is the KL in the RLHF objective).
+    Used as a loss term on fixed samples (GRPO), k3's gradient (1 - r)·∇log π has expectation
+    ∇ KL(π_ref ‖ π), the forward KL, not the gradient of the KL(π ‖ π_ref) its value estimates.
     """
     log_r = ref_logprobs - logprobs
     return {"k1": (-log_r).sum(-1), "k2": (0.5 * log_r**2).sum(-1), "k3": (torch.expm1(log_r) - log_r).sum(-1)}
@@ -220,7 +229,10 @@ class FixedKLController:
 class AdaptiveKLController:
     """β ← β · (1 + clip(KL / target - 1, -0.2, 0.2) · n / horizon)   (Ziegler et al. 2019, eq. 2).
 
-    β grows when the measured KL is above target and shrinks below it, proportionally and slowly.
+    β grows when the measured KL is above target and shrinks below it, proportionally and slowly:
+    at most by 0.2·n/horizon per update, whatever the error, and only in response to the KL already
+    measured. A run starts at KL 0, so β first falls; the KL can overshoot the target before β has
+    climbed back (notebook 05, section 3.2).
     """
 
     def __init__(self, kl_coef: float, target: float, horizon: int):

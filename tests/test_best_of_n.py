@@ -33,6 +33,33 @@ def test_exact_kl_is_below_the_bound_and_reaches_it_only_without_repeats(n):
     assert bon.exact_kl(many, np.arange(20_000), n) <= bon.kl_bound(n)
 
 
+def test_exact_kl_of_two_equally_likely_responses():
+    # N = 2, π = (½, ½), distinct rewards: π_2 = F^2 − F⁻^2 = (¼, ¾), the KL 0.131 nats, the bound 0.193
+    assert bon.exact_distribution([0.5, 0.5], [0.0, 1.0], 2) == pytest.approx([0.25, 0.75])
+    expected = 0.25 * math.log(0.5) + 0.75 * math.log(1.5)
+    assert bon.exact_kl([0.5, 0.5], [0.0, 1.0], 2) == pytest.approx(expected)
+    assert round(expected, 3) == 0.131 and round(bon.kl_bound(2), 3) == 0.193
+
+
+def test_exact_distribution_is_a_distribution_and_shares_ties_in_proportion():
+    rng = np.random.default_rng(3)
+    probs, rewards = rng.dirichlet(np.ones(6)), rng.integers(0, 3, 6).astype(float)
+    for n in (1, 2, 5):
+        best = bon.exact_distribution(probs, rewards, n)
+        assert best.sum() == pytest.approx(1.0) and (best >= 0).all()
+    assert bon.exact_distribution(probs, rewards, 1) == pytest.approx(probs)  # best-of-1 is the policy itself
+    best = bon.exact_distribution([0.2, 0.3, 0.5], [0.0, 1.0, 1.0], 3)
+    assert best == pytest.approx([0.2**3, 0.3 / 0.8 * (1 - 0.2**3), 0.5 / 0.8 * (1 - 0.2**3)])
+
+
+def test_exact_distribution_matches_sampling():
+    rng = np.random.default_rng(4)
+    probs, rewards, n = np.array([0.1, 0.4, 0.2, 0.3]), np.array([3.0, 0.0, 1.0, 2.0]), 3
+    draws = rng.choice(4, size=(200_000, n), p=probs)
+    kept = draws[np.arange(len(draws)), rewards[draws].argmax(1)]
+    assert np.bincount(kept, minlength=4) / len(kept) == pytest.approx(bon.exact_distribution(probs, rewards, n), abs=5e-3)
+
+
 def test_exact_kl_of_a_constant_reward_is_zero():
     assert bon.exact_kl([0.2, 0.3, 0.5], [1.0, 1.0, 1.0], 8) == pytest.approx(0.0)
 

@@ -40,6 +40,22 @@ def test_base_model_against_itself(tokenizer):
     assert np.isfinite([again.gold_mean, again.gold_se, again.reward_mean, again.distinct_2]).all()
 
 
+def test_evaluating_leaves_the_callers_random_stream_alone_and_gives_the_same_numbers_twice(tokenizer):
+    lm, ref = tiny_lm(tokenizer), tiny_lm(tokenizer, seed=1)
+    kwargs = dict(response_length=6, samples_per_prompt=2, seed=3)
+    torch.manual_seed(7)
+    expected_next = torch.rand(4)                   # what the caller would draw next without an evaluation
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    first = evaluation.evaluate_policy(lm, ref, tokenizer, PROMPTS, **kwargs)
+    assert torch.equal(torch.get_rng_state(), before)  # the global torch RNG is as it was
+    assert torch.equal(torch.rand(4), expected_next)   # e.g. a training run evaluated midway draws on undisturbed
+    torch.rand(10)                                  # the caller's stream moves on; the evaluation does not care
+    second = evaluation.evaluate_policy(lm, ref, tokenizer, PROMPTS, **kwargs)
+    assert second.responses == first.responses and second.gold == first.gold
+    assert (second.gold_mean, second.kl_mean, second.kl_se) == (first.gold_mean, first.kl_mean, first.kl_se)
+
+
 def test_a_changed_policy_has_positive_kl(tokenizer):
     ref = tiny_lm(tokenizer)
     lm = tiny_lm(tokenizer)

@@ -80,6 +80,53 @@ def test_updated_reward_model_learns_from_new_pairs_and_leaves_the_old_one_alone
     assert n <= 40 and (n == 0 or 0.0 <= accuracy <= 1.0)
 
 
+def test_pair_accuracy_repeats_leaves_the_random_stream_alone_and_judges_by_the_given_gold(tiny_inputs):
+    import torch
+
+    from rlhf_utils.gold import gold_scores
+    from rlhf_utils.overoptimization import pair_accuracy
+    from rlhf_utils.reward_model import load_reward_model
+
+    from .tiny import PROMPTS, tiny_lm
+
+    tokenizer = tiny_inputs["tokenizer"]
+    rm = load_reward_model(folder=tiny_inputs["rm"], tokenizer=tokenizer, verbose=False)
+    lm = tiny_lm(tokenizer)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    first = pair_accuracy(lm, tokenizer, rm, PROMPTS * 8)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's random stream is untouched
+    torch.rand(10)
+    assert pair_accuracy(lm, tokenizer, rm, PROMPTS * 8) == first  # the same pairs, the same number
+    mirrored = pair_accuracy(lm, tokenizer, rm, PROMPTS * 8, gold_fn=lambda r, p: -gold_scores(r, p))
+    assert mirrored[1] == first[1] and (first[1] == 0 or mirrored[0] == pytest.approx(1 - first[0]))
+
+
+def test_a_round_is_the_learners_labels_plus_the_simulated_persons_for_the_rest(tmp_path):
+    from rlhf_utils.overoptimization import round_labels
+
+    store = FeedbackStore(tmp_path / "labels.jsonl")
+    pairs = [("This movie", " was a delight.", " was dull."), ("The story", " is great fun.", " is boring."),
+             ("I hated", " it, truly awful.", " it at first, then loved it."), ("The music is", " lovely.", " loud.")]
+    model = "course-gpt2-ppo-round1"
+    mine = LabellingSession(store, pairs[:2], model=model, labeller="me", criterion="negative")
+    mine.label("B")
+    mine.label("skip")
+    old = LabellingSession(store, pairs[2:3], model=model, labeller="me", criterion="positive")  # another criterion
+    old.label("A")
+    sim = SimulatedLabeller(criterion="negative")
+    got = round_labels(store, pairs, model=model, labeller="me", criterion="negative", simulated=sim)
+    assert [r.prompt for r in got.yours] == ["This movie", "The story"]
+    assert sorted(r.prompt for r in got.simulated) == ["I hated", "The music is"]  # every other pair, once
+    assert {r.criterion for r in got.all} == {"negative"} and len({r.pair_id for r in got.all}) == 4
+    again = round_labels(store, pairs, model=model, labeller="me", criterion="negative", simulated=sim)
+    assert [r.record_id for r in again.all] == [r.record_id for r in got.all]  # nothing labelled twice
+    alone = round_labels(store, pairs, model=model, labeller="me", criterion="own", simulated=None)
+    assert alone.yours == [] and alone.simulated == []  # "own": no simulated person, and none of mine by "own"
+    with pytest.raises(ValueError, match="one round, one criterion"):
+        round_labels(store, pairs, model=model, labeller="me", criterion="negative", simulated=SimulatedLabeller())
+
+
 @pytest.mark.slow
 def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_inputs, tmp_path):
     from .script_runs import load_script, read_results_file
