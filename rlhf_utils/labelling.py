@@ -28,6 +28,7 @@ import html
 import itertools
 import json
 import time
+from collections.abc import Callable
 
 import anywidget
 import ipywidgets as widgets
@@ -173,6 +174,11 @@ class LabellingWidget(widgets.VBox):
     target it did not make the learner's reward model better (``scripts/learner_label_efficiency.py``,
     ``data/results/learner_label_efficiency.json``); ``show_rating=True`` shows it, e.g. to teach ratings as feedback.
     ``last_error`` holds the message of the last failed action (also shown in red under the buttons).
+
+    ``after_label(session) -> str``, if given, is called when the widget opens and after every saved label or
+    undo, once the next pair is on screen (so it never delays it); its text is shown under the buttons, in
+    :attr:`note`. Notebook 04 passes :class:`rlhf_utils.reward_model.LiveHeldbackAccuracy`: the accuracy of the
+    learner's model so far on their own held-back pairs. An error in it is shown there; the label is already saved.
     """
 
     def __init__(
@@ -181,8 +187,10 @@ class LabellingWidget(widgets.VBox):
         *,
         instructions: str = DEFAULT_INSTRUCTIONS,
         show_rating: bool = False,
+        after_label: Callable[[LabellingSession], str] | None = None,
     ) -> None:
         self.session = session
+        self.after_label = after_label
         self.last_error: str | None = None
         self._shown_item = None
         self._shown_at = time.monotonic()
@@ -207,6 +215,7 @@ class LabellingWidget(widgets.VBox):
         self.undo_button.on_click(lambda _button: self._on_undo())
         self.buttons = widgets.HBox([self.undo_button])
         self.status = widgets.HTML()
+        self.note = widgets.HTML()
         self.keyboard = KeyboardShortcuts()
         self.keyboard.on_msg(lambda _widget, content, _buffers: self.press_key(content.get("key"), content.get("pair")))
         self._tokens = itertools.count()
@@ -218,11 +227,12 @@ class LabellingWidget(widgets.VBox):
         ]
         if show_rating:
             children.append(self.rating)
-        children += [self.buttons, self.keyboard, self.status]
+        children += [self.buttons, self.keyboard, self.status, self.note]
         super().__init__(children)
         self.add_class("rlhf-labelling")  # where the keyboard listener attaches (see KeyboardShortcuts)
         self.text_a.add_class("rlhf-text-a")
         self._refresh()
+        self._update_note()
 
     # ------------------------------------------------------------------ actions
     def _on_choice(self, choice: Choice, shown: tuple[str, bool] | None) -> None:
@@ -239,6 +249,7 @@ class LabellingWidget(widgets.VBox):
             self._show_error(err)
             return
         self._refresh(f"Saved: {record.choice}" + (f" (rating {record.rating})" if record.rating else "") + ".")
+        self._update_note()
 
     def _on_undo(self) -> None:
         try:
@@ -247,6 +258,7 @@ class LabellingWidget(widgets.VBox):
             self._show_error(err)
             return
         self._refresh("Nothing to undo in this session." if retraction is None else "Undone: that pair is shown again.")
+        self._update_note()
 
     def press_key(self, key: str | None, pair_token: str | None = None) -> None:
         """What a key press in the browser does (see :data:`KEYS`); ``pair_token`` is the pair it was pressed on.
@@ -284,6 +296,15 @@ class LabellingWidget(widgets.VBox):
     def _show_error(self, err: Exception) -> None:
         self.last_error = f"{type(err).__name__}: {err}"
         self.status.value = f"<span style='color:#b00'>Not saved. {html.escape(self.last_error)}</span>"
+
+    def _update_note(self) -> None:
+        if self.after_label is None:
+            return
+        try:
+            text = html.escape(self.after_label(self.session))
+        except Exception as err:  # the label is saved already; say why the note is missing
+            text = f"<span style='color:#b00'>(no report: {html.escape(f'{type(err).__name__}: {err}')})</span>"
+        self.note.value = f"<span style='color:#355'>{text}</span>"
 
     def _refresh(self, message: str = "") -> None:
         s = self.session

@@ -59,7 +59,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from .feedback import PreferencePair, SimulatedLabeller
+from .feedback import LabellingSession, PreferencePair, SimulatedLabeller, preference_pairs
 from .gold import NAMED_CRITERIA, check_criterion, gold_scores
 from .generation import Samples, position_ids
 from .lm_task import COURSE_MODEL_NAME, END_OF_TEXT, FULL_MODEL_NAME, encode_prompts
@@ -786,6 +786,40 @@ def learner_reward_model(shipped: RewardModel, pairs: Sequence[PreferencePair], 
                    train_pairs=len(train), evaluation=evaluation)
     return rm
 
+
+
+class LiveHeldbackAccuracy:
+    """The labelling widget's running report (``LabellingWidget(after_label=...)``, notebook 04, section 2.3):
+    how a reward model of the learner's A/B labels so far does on their own held-back pairs.
+
+    Every ``every`` new A/B labels (from ``min_pairs`` on) it refits with :func:`learner_reward_model`, the
+    same split (:data:`HELDBACK_SHARE` held back, by ``seed``) and head fit as section 4.3, so its last
+    number is the one section 4.3 prints before measuring against gold. In between it repeats the last report.
+    The labels counted are the session labeller's in the store, for ``model`` and the session's criterion.
+    """
+
+    def __init__(self, shipped: RewardModel, *, model: str, seed: int = 0, every: int = 5, min_pairs: int = 8) -> None:
+        if every < 1 or min_pairs < 4:
+            raise ValueError(f"every must be >= 1 and min_pairs >= 4 (to hold some back); got {every}, {min_pairs}")
+        self.shipped, self.model, self.seed, self.every, self.min_pairs = shipped, model, seed, every, min_pairs
+        self._fitted_at: int | None = None
+        self._report = ""
+
+    def __call__(self, session: LabellingSession) -> str:
+        labels = [r for r in session.store.labels(session.labeller)
+                  if r.model == self.model and r.criterion == session.criterion]
+        pairs = [p for p in preference_pairs(labels) if p.target == 1.0]
+        if len(pairs) < self.min_pairs:
+            return (f"Your model's accuracy on your own held-back pairs shows here from {self.min_pairs} A-or-B "
+                    f"labels ({len(pairs)} so far).")
+        if self._fitted_at is None or len(pairs) - self._fitted_at >= self.every or len(pairs) < self._fitted_at:
+            evaluation = learner_reward_model(self.shipped, pairs, session.criterion, seed=self.seed).info["evaluation"]
+            right = round(evaluation["heldback_accuracy"] * evaluation["heldback_pairs"])
+            self._fitted_at = len(pairs)
+            self._report = (f"Your model so far (trained on {evaluation['train_pairs']} of your {len(pairs)} A-or-B "
+                            f"labels) gets {right} of {evaluation['heldback_pairs']} held-back pairs right "
+                            f"({evaluation['heldback_accuracy']:.0%}). It refits every {self.every} labels.")
+        return self._report
 
 # ============================================================================ where reward models live
 def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:

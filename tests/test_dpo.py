@@ -78,3 +78,18 @@ def test_trl_dpo_on_the_same_pairs_also_learns_the_preference(tokenizer):
     after = dpo.sequence_logprobs(policy, tokenizer, PROMPTS, [" good fun"] * 5).detach()
     assert history[-1]["train_loss"] < math.log(2)
     assert (after - before).mean() > 0  # the chosen response became more likely
+
+
+def test_implicit_reward_accuracy_compares_log_ratios_not_log_probs():
+    """Notebook 06's exercise 3 reference: the chosen response wins when its log-ratio to the reference is
+    larger; a policy equal to the reference prefers nothing (counts as wrong), and raw log-probs alone mislead."""
+    ref_chosen = torch.tensor([-10.0, -10.0, -30.0, -5.0, -40.0])
+    ref_rejected = torch.tensor([-10.0, -10.0, -5.0, -30.0, -3.0])
+    policy_chosen = ref_chosen + torch.tensor([1.0, -1.0, 0.5, 0.0, 2.0])
+    policy_rejected = ref_rejected.clone()
+    # chosen's log-ratio vs rejected's: +1 > 0 right, -1 < 0 wrong, +0.5 > 0 right (though log π(chosen) is far
+    # lower), 0 = 0 no preference (wrong), +2 > 0 right
+    assert dpo.implicit_reward_accuracy(policy_chosen, policy_rejected, ref_chosen, ref_rejected) == pytest.approx(0.6)
+    assert dpo.implicit_reward_accuracy(ref_chosen, ref_rejected, ref_chosen, ref_rejected) == 0.0
+    raw = (policy_chosen > policy_rejected).float().mean().item()     # the common wrong answer
+    assert raw == pytest.approx(0.4)

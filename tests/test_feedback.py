@@ -1,6 +1,7 @@
 """Feedback records, the JSONL store (bad input included), sessions, the simulated labeller, conversion."""
 
 import json
+import math
 import random
 import warnings
 from dataclasses import asdict
@@ -452,3 +453,20 @@ def test_label_pairs_labels_through_a_session_and_returns_only_these_pairs(tmp_p
     assert {r.prompt for r in labels} == {"The story", "The cast"} and all(r.labeller == SIMULATED for r in labels)
     assert labeller.label_pairs(store, new_pairs, model="m") == labels  # already judged: nothing appended
     assert len(store.labels()) == 3
+
+
+def test_click_rate_and_click_agreement_are_reproducible_and_read_the_position_bias():
+    """Notebook 04's exercise 3 references: the same seed gives the same clicks; a pull to the first-listed
+    review raises the share of A clicks and lowers agreement with gold; ties are left out of agreement."""
+    pairs = [ComparisonPair(*p, MODEL) for p in review_pairs(300, seed=3)]
+    assert fb.implicit_clicks(pairs, 0.5, seed=4) == fb.implicit_clicks(pairs, 0.5, seed=4)
+    assert fb.implicit_clicks(pairs, 0.5, seed=4) != fb.implicit_clicks(pairs, 0.5, seed=5)
+    both_ways = pairs + [p.swapped() for p in pairs]          # no preference for A by content
+    assert abs(fb.click_rate(both_ways, position_bias=0.0) - 0.5) < 0.05
+    assert fb.click_rate(both_ways, position_bias=1.0) > fb.click_rate(both_ways, position_bias=0.0) + 0.1
+    clicks = fb.implicit_clicks(both_ways, 1.0)
+    assert fb.click_rate(both_ways, position_bias=1.0) == clicks.count("A") / len(clicks)   # a share, not a count
+    unbiased, biased = (fb.click_agreement_with_gold(pairs, position_bias=b) for b in (0.0, 2.0))
+    assert 0.6 < unbiased <= 1.0 and biased < unbiased, (unbiased, biased)
+    tie = ComparisonPair("It was", " the film", " the plot", MODEL)          # no sentiment word: a gold tie
+    assert math.isnan(fb.click_agreement_with_gold([tie]))

@@ -37,7 +37,8 @@ while widget.session.current is not None and len(_clicks) < 500:
     _choice, _ = _person.judge(_shown)
     widget.button_for(_choice).click()
     _clicks.append(_choice)
-print(json.dumps({"clicks": len(_clicks), "choices": {c: _clicks.count(c) for c in set(_clicks)}}))
+print(json.dumps({"clicks": len(_clicks), "choices": {c: _clicks.count(c) for c in set(_clicks)},
+                  "note": widget.note.value}))
 """
 
 
@@ -88,6 +89,7 @@ def test_a_persons_labels_in_the_widget_drive_notebook_05(criterion, tmp_path, m
     cells = run_notebook_04_as_a_person(criterion)
     person = json.loads(printed(next(c["outputs"] for c in cells if c["tags"] == ["scripted-person"])).strip())
     assert person["clicks"] >= 40, person
+    assert "held-back pairs right" in person["note"], person["note"]   # the live accuracy under the buttons
 
     from rlhf_utils import reward_model
     from rlhf_utils.feedback_store import FeedbackStore, default_store_path

@@ -284,3 +284,45 @@ def test_fit_head_reports_the_loss_at_the_minimum_not_at_the_start(shipped):
     bt = -torch.nn.functional.logsigmoid(delta).mean().item()
     penalty = 1e-3 * rm.model.score.weight.double().pow(2).sum().item()
     assert result["loss"] == pytest.approx(bt + penalty, rel=1e-4)
+
+
+def test_the_widget_shows_the_held_back_accuracy_of_the_labels_so_far(shipped, tmp_path, monkeypatch):
+    """Issue: the learner sees their model's accuracy on their own held-back pairs, updated as they label
+    (through the widget's keys), refitted every ``every`` labels with section 4.3's split."""
+    from rlhf_utils.feedback import LabellingSession
+    from rlhf_utils.feedback_store import FeedbackStore
+    from rlhf_utils.labelling import LabellingWidget
+
+    pairs = toy_pairs(20, seed=6)                    # A (chosen) has ' great': pressing "a" is right
+    session = LabellingSession(FeedbackStore(tmp_path / "l.jsonl"), [(p.prompt, p.chosen, p.rejected) for p in pairs],
+                               model="m", labeller="ann", criterion="negative")
+    fits = []
+    real = rmod.learner_reward_model
+    monkeypatch.setattr(rmod, "learner_reward_model", lambda *a, **k: fits.append(len(a[1])) or real(*a, **k))
+    live = rmod.LiveHeldbackAccuracy(shipped, model="m", seed=3, every=5)
+    widget = LabellingWidget(session, after_label=live)
+    assert "from 8 A-or-B labels (0 so far)" in widget.note.value
+    for _ in range(7):
+        widget.press_key("a", widget.keyboard.pair_token)
+    widget.press_key("s", widget.keyboard.pair_token)   # a skip is no A-or-B label
+    assert "(7 so far)" in widget.note.value and fits == []
+    widget.press_key("a", widget.keyboard.pair_token)
+    expected = real(shipped, rmod.preference_pairs(session.store.labels("ann")), "negative", seed=3).info["evaluation"]
+    assert fits == [8] and f"gets {round(expected['heldback_accuracy'] * 2)} of 2 held-back pairs" in widget.note.value
+    for _ in range(4):
+        widget.press_key("a", widget.keyboard.pair_token)
+    assert fits == [8], "between refits the last report stays"
+    widget.press_key("a", widget.keyboard.pair_token)
+    assert fits == [8, 13] and "trained on 10 of your 13" in widget.note.value
+    widget.press_key("u")                               # fewer labels than at the last fit: refit at once
+    assert fits == [8, 13, 12] and "of your 12" in widget.note.value
+    other = LabellingSession(session.store, [], model="m", labeller="bob", criterion="negative")
+    assert "(0 so far)" in live(other), "only the session labeller's labels count"
+
+    def broken(_session):
+        raise RuntimeError("model gone")
+    widget.after_label = broken
+    widget.press_key("a", widget.keyboard.pair_token)
+    assert "model gone" in widget.note.value and len(session.store.labels("ann")) == 14  # the label is saved
+    with pytest.raises(ValueError, match="min_pairs"):
+        rmod.LiveHeldbackAccuracy(shipped, model="m", min_pairs=2)
