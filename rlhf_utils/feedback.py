@@ -232,12 +232,12 @@ class SimulatedLabeller:
 
     def label_pairs(self, store: FeedbackStore, pairs: Iterable[Sequence[str]], *, model: str) -> list[LabelRecord]:
         """Label ``(prompt, response_a, response_b)`` pairs written by ``model`` into ``store`` through a
-        session (pairs already judged are skipped), and return this labeller's labels of exactly these
-        pairs (the store may hold others, from earlier runs)."""
+        session (pairs already judged by this criterion are skipped), and return this labeller's labels of
+        exactly these pairs by its own criterion (the store may hold others: earlier runs, other criteria)."""
         pairs = [_as_triple(p) for p in pairs]
         self.label(LabellingSession(store, pairs, model=model, labeller=self.name, criterion=self.criterion))
         ids = {pair_id(*p, model) for p in pairs}
-        return [r for r in store.labels(self.name) if r.pair_id in ids]
+        return [r for r in store.labels(self.name) if r.pair_id in ids and r.criterion == self.criterion]
 
 
 def simulate_implicit_feedback(

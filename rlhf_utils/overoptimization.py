@@ -137,7 +137,7 @@ def round_labels(store: FeedbackStore, pairs: Iterable[Sequence[str]], *, model:
                              f"{criterion!r}: one round, one criterion")
         if simulated.name == labeller:
             raise ValueError(f"the simulated person and the learner are both called {labeller!r}: give them other names")
-        others = [r for r in simulated.label_pairs(store, rest, model=model) if r.criterion == criterion and not r.is_repeat]
+        others = [r for r in simulated.label_pairs(store, rest, model=model) if not r.is_repeat]   # its own criterion only
     return RoundLabels(yours, others)
 
 

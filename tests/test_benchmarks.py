@@ -3,6 +3,8 @@ tests, so the CartPole comparison runs ours alone), and their own statistics on 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -57,14 +59,37 @@ def test_reinforce_seeds_reports_the_numbers_of_each_run():
 
 
 @pytest.mark.slow
-def test_lm_ppo_step_time_times_rollout_and_update(tiny_inputs):
-    timings = load_script("benchmarks/lm_ppo_step_time.py").main(
-        ["--model", str(tiny_inputs["base"]), "--prompts-dir", str(tiny_inputs["prompts"]), "--batch", "8",
-         "--iterations", "2", "--threads", "1"])
-    assert set(timings) == {"rollout", "update", "iteration"}
-    for t in timings.values():
-        assert 0 < t["min"] <= t["median"] <= t["max"]
-    assert timings["iteration"]["min"] >= timings["rollout"]["min"] + timings["update"]["min"] - 1e-9
+def test_lm_ppo_step_time_splits_the_phases_and_reads_them_against_the_roofline(tiny_inputs, tmp_path):
+    script = load_script("benchmarks/lm_ppo_step_time.py")
+    result = script.main(
+        ["--model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
+         "--prompts-dir", str(tiny_inputs["prompts"]), "--batch", "8", "--iterations", "2", "--threads", "1",
+         "--out", str(tmp_path / "split.json")])
+    phases = result["phases"]
+    assert set(phases) == {"generation", "scoring", "update", "iteration"}
+    for t in phases.values():
+        assert 0 < t["min_s"] <= t["median_s"] <= t["max_s"] and t["gflop"] > 0
+        assert t["roofline_share"] == pytest.approx(t["gflop"] / t["median_s"] / result["roofline_gflops"])
+    assert phases["iteration"]["gflop"] == pytest.approx(sum(phases[p]["gflop"] for p in script.PHASES))
+    assert json.loads((tmp_path / "split.json").read_text())["phases"].keys() == phases.keys()
+
+
+def test_phase_flops_count_the_passes_each_phase_makes():
+    """An update epoch is a forward and a backward (3 forwards) over the batch; scoring is two LM forwards plus
+    the reward model's (no LM head); generation's positions are the prompt once plus one per new token."""
+    from types import SimpleNamespace
+
+    script = load_script("benchmarks/lm_ppo_step_time.py")
+    config = SimpleNamespace(n_embd=8, n_layer=2, vocab_size=100)
+    flops = script.phase_flops(config, batch=4, query=6, response=3, reward_tokens=None, epochs=2)
+    forward = script.forward_flops(config, 4, 9, 4.5, lm_head=True)
+    assert flops["update"] == pytest.approx(2 * 3 * forward) and flops["scoring"] == pytest.approx(2 * forward)
+    with_rm = script.phase_flops(config, batch=4, query=6, response=3, reward_tokens=10, epochs=2)
+    assert with_rm["scoring"] - flops["scoring"] == pytest.approx(script.forward_flops(config, 4, 10, 5, lm_head=False))
+    assert script.forward_flops(config, 1, 1, 0, lm_head=True) == 2 * 12 * 2 * 64 + 2 * 8 * 100
+    f = script.forward_flops   # generation: the 6 prompt positions once, then 3 LM heads for 3 new tokens
+    assert flops["generation"] == pytest.approx(
+        f(config, 4, 6, 3, lm_head=False) + f(config, 4, 1, 6, True) + f(config, 4, 1, 7, True) + f(config, 4, 1, 8, True))
 
 
 def test_rlhf_benchmark_reads_other_settings_of_ours():

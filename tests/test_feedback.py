@@ -453,6 +453,10 @@ def test_label_pairs_labels_through_a_session_and_returns_only_these_pairs(tmp_p
     assert {r.prompt for r in labels} == {"The story", "The cast"} and all(r.labeller == SIMULATED for r in labels)
     assert labeller.label_pairs(store, new_pairs, model="m") == labels  # already judged: nothing appended
     assert len(store.labels()) == 3
+    mirror = SimulatedLabeller(seed=0, criterion="negative")   # same name, another criterion, same store
+    negative = mirror.label_pairs(store, new_pairs, model="m")
+    assert len(negative) == 2 and all(r.criterion == "negative" for r in negative) and len(store.labels()) == 5
+    assert labeller.label_pairs(store, new_pairs, model="m") == labels, "each gets only its own criterion's labels"
 
 
 def test_click_rate_and_click_agreement_are_reproducible_and_read_the_position_bias():
