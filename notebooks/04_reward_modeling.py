@@ -188,10 +188,11 @@ print(f"your session: {my_session.done} of {my_session.total} done, {my_session.
 
 # %% [markdown]
 # ### 2.3 Label some pairs yourself
-# Read the prompt (grey) and the two continuations, then click. The instruction box says what to prefer, by your
-# criterion, with an example. The course model's text is often odd or half fluent: judge the sentiment that is
-# there, and skip only a pair where neither response has any. Your click is saved before the next pair appears;
-# **Undo** takes back your last click of this session and shows that pair again. Under the buttons, from 8 A-or-B
+# Read the prompt (grey) and the two continuations, then click, or use the keys shown on the widget (click it
+# once first): `A` or `1` for A, `B` or `2` for B, `T` tie, `S` skip, `U` or Backspace undo. The instruction box
+# says what to prefer, by your criterion, with an example. The course model's text is often odd or half fluent:
+# judge the sentiment that is there, and skip only a pair where neither response has any. Your choice is saved
+# before the next pair appears; **Undo** takes back your last choice of this session and shows that pair again. Under the buttons, from 8 A-or-B
 # labels on, the widget shows how a reward model of your labels so far does on your own held-back pairs: it refits
 # every 5 labels, with the same split of your labels as section 4.3.
 #
