@@ -64,7 +64,7 @@ def test_lm_ppo_step_time_splits_the_phases_and_reads_them_against_the_roofline(
     result = script.main(
         ["--model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
          "--prompts-dir", str(tiny_inputs["prompts"]), "--batch", "8", "--iterations", "2", "--threads", "1",
-         "--out", str(tmp_path / "split.json")])
+         "--out", str(tmp_path / "split.json"), "--compare-lean"])
     phases = result["phases"]
     assert set(phases) == {"generation", "scoring", "update", "iteration"}
     for t in phases.values():
@@ -72,6 +72,8 @@ def test_lm_ppo_step_time_splits_the_phases_and_reads_them_against_the_roofline(
         assert t["roofline_share"] == pytest.approx(t["gflop"] / t["median_s"] / result["roofline_gflops"])
     assert phases["iteration"]["gflop"] == pytest.approx(sum(phases[p]["gflop"] for p in script.PHASES))
     assert json.loads((tmp_path / "split.json").read_text())["phases"].keys() == phases.keys()
+    lean = result["lean"]   # the candidate speed-up computes the same log-probs and values
+    assert max(lean["max_abs_gap"].values()) < 1e-4 and lean["speedup"] > 0, lean
 
 
 def test_phase_flops_count_the_passes_each_phase_makes():
