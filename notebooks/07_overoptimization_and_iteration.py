@@ -56,7 +56,12 @@ from rlhf_utils.reward_model import RewardTrainingConfig, load_reward_model
 NOTEBOOK_START = time.perf_counter()
 course = rlhf_utils.setup(seed=0)
 torch.set_num_threads(2)
-SIMULATE = None
+
+# %% tags=["parameters", "exercise-setup"]
+SIMULATE = None     # who labels in section 4: None = you, except under CI or with RLHF_SIMULATED_FEEDBACK=1
+YOUR_NAME = "me"    # the name you labelled under in notebook 04
+
+# %% tags=["exercise-setup"]
 simulated = feedback.use_simulated_feedback(SIMULATE)
 base_model, tokenizer = models.load_base_model(course.profile, device=course.device)
 rm = load_reward_model(tokenizer=tokenizer, profile=course.profile, device=course.device)
@@ -229,7 +234,7 @@ print(f"committed: accuracy {points[0]['rm_accuracy']:.2f} on base samples; afte
 # **append them to the same store as your notebook-04 labels** — each record names the model that wrote it — and
 # update the reward model. (Continuing PPO on it takes longer than a live run: that part comes from the committed run.)
 
-# %%
+# %% tags=["labelling-widget"]
 BASE_MODEL_NAME = Path(models.base_model_source(course.profile)).name
 ROUND2_MODEL = RUN["round2"]["policy_model"]          # every record names the model that wrote its responses
 N_ROUND2 = course.profile.pick(quick=300, full=2000)
@@ -238,14 +243,17 @@ torch.manual_seed(course.seed + 2)
 r2_a, r2_b, _ = generation.sample_pairs(policy.lm, tokenizer, round2_prompts, desc="policy pairs")
 round2_pairs = list(zip(round2_prompts, r2_a, r2_b))
 store = feedback_store.FeedbackStore(feedback_store.default_store_path("labels"))
-YOUR_NAME = "me"                           # the name you labelled under in notebook 04
 my_session = feedback.LabellingSession(store, round2_pairs[:40], model=ROUND2_MODEL, labeller=YOUR_NAME,
                                        criterion=criterion)
 in_words = rm.info.get("criterion_in_words") or "the criterion you wrote down in notebook 04"
 print(f"round 2: {len(round2_pairs)} pairs from the iteration-{LIVE_ITERATIONS} policy; the first {my_session.total} "
       f"are yours to label by {criterion!r} ({my_session.done} done)")
-LabellingWidget(my_session, instructions=labelling.instructions_for(criterion, in_words)) if not simulated \
-    else print("the simulated human labels this round")
+if simulated:
+    widget = None
+    print("the simulated human labels this round")
+else:
+    widget = LabellingWidget(my_session, instructions=labelling.instructions_for(criterion, in_words))
+    display(widget)
 
 # %% [markdown]
 # If you are labelling, label some of the 40 pairs above (every click is saved at once), then run on. **Run All**
