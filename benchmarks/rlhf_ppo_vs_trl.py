@@ -11,8 +11,9 @@ each TRL run uses ``num_generations`` completions per prompt (the group baseline
 How the KL enters differs by design: ours and RLOO put β·KL in the reward, GRPO adds β·KL (the k3
 estimator) to the loss; all are measured the same way here.
 
-The result: gold score and KL against wall time for every run, and the ratio of the wall time our
-PPO needs to reach the best RLOO configuration's final gold score to the wall time RLOO took.
+The result: gold score and KL against wall time for every run and seed (``--seeds 0,1,2``); over the seeds,
+the median and spread of each run's final gold and KL, and the ratio of the median wall time our PPO needs to
+reach the best RLOO configuration's median final gold score to the median wall time RLOO took (with our KL there).
 
 Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
 ``python benchmarks/rlhf_ppo_vs_trl.py --budget-minutes 6``; ``--smoke`` runs a tiny version.
@@ -22,6 +23,7 @@ Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -91,7 +93,7 @@ def parse_ours_configs(text: str) -> dict[str, dict]:
 def run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides: dict | None = None) -> list[dict]:
     policy = lm_ppo.PolicyWithValueHead.from_base(base)  # a copy: base stays untouched
     config = lm_ppo.course_config(get_profile("quick"), batch_size=args.batch, adaptive_kl=False, kl_coef=args.beta,
-                                  anneal_lr=False, **(overrides or {}))
+                                  anneal_lr=False, seed=args.seed, **(overrides or {}))
     trainer = lm_ppo.LMPPOTrainer(policy, evaluator.ref, tokenizer, rm.score_samples, config)
     clock, curve = TrainingClock(), []
     curve.append(evaluator.point(policy.lm, 0.0, 0))
@@ -144,8 +146,70 @@ def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, eva
     return curve
 
 
-def time_to_reach(curve: list[dict], gold: float) -> float | None:
-    return next((p["seconds"] for p in curve if p["gold"] >= gold), None)
+def time_to_reach(curve: list[dict], gold: float) -> dict | None:
+    """The first evaluation point of ``curve`` at or above ``gold`` (None: never)."""
+    return next((p for p in curve if p["gold"] >= gold), None)
+
+
+def run_seed(seed: int, base, base_folder: Path, tokenizer, rm, prompts, evaluator, args) -> dict[str, list[dict]]:
+    """Every method and setting once, with this seed (ours: the trainer's seed; TRL: its config's)."""
+    args.seed = seed
+    torch.manual_seed(seed)
+    runs: dict[str, list[dict]] = {}
+    methods = args.methods.split(",")
+    if "ours" in methods:
+        print("ours (LM-PPO)")
+        runs["ours"] = run_ours(base, tokenizer, rm, prompts, evaluator, args)
+        for name, overrides in parse_ours_configs(args.ours_configs).items():
+            print(name)
+            runs[name] = run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides)
+    for kind in ("rloo", "grpo"):
+        if kind in methods:
+            for lr in (float(x) for x in args.trl_lrs.split(",")):
+                runs[f"{kind} lr={lr:g}"] = run_trl(kind, lr, base_folder, tokenizer, rm, prompts, evaluator, args)
+    print(f"\n{'run':>24} {'final gold':>14} {'KL':>7} {'train s':>8}")
+    for name, curve in runs.items():
+        p = curve[-1]
+        print(f"{name:>24} {p['gold']:+.3f} ± {p['gold_se']:.3f} {p['kl']:7.2f} {p['seconds']:8.0f}")
+    return runs
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def summarise(runs: dict[str, dict[str, list[dict]]]) -> dict:
+    """Medians and spread over seeds of each run's final gold, KL and samples; the best RLOO learning rate (by
+    median final gold); and for each run of ours, per seed, when it first reached RLOO's *median* final gold, with
+    the KL there, and its median over seeds against RLOO's median time (the ratio; None if any seed never did)."""
+    names = list(next(iter(runs.values())))
+    finals = {name: {key: spread([seed_runs[name][-1][key] for seed_runs in runs.values()])
+                     for key in ("gold", "kl", "samples", "seconds")} for name in names}
+    summary: dict = {"seeds": len(runs), "final": finals}
+    print(f"\nover {len(runs)} seeds: median (min to max) of the final point")
+    for name, f in finals.items():
+        print(f"{name:>24} gold {f['gold']['median']:+.3f} ({f['gold']['min']:+.3f} to {f['gold']['max']:+.3f})  "
+              f"KL {f['kl']['median']:.1f} ({f['kl']['min']:.1f} to {f['kl']['max']:.1f})  "
+              f"{f['samples']['median']:.0f} samples")
+    rloo = [n for n in names if n.startswith("rloo")]
+    if "ours" not in names or not rloo:
+        return summary
+    best = max(rloo, key=lambda n: finals[n]["gold"]["median"])
+    target, their_time = finals[best]["gold"]["median"], finals[best]["seconds"]["median"]
+    summary.update(best_rloo=best, target_gold=target, rloo_seconds=their_time, rloo_kl=finals[best]["kl"]["median"])
+    print(f"best RLOO: {best}, median final gold {target:+.3f} after {their_time:.0f} s, KL {finals[best]['kl']['median']:.1f}")
+    for name in (n for n in names if n.startswith("ours")):
+        reached = [time_to_reach(seed_runs[name], target) for seed_runs in runs.values()]
+        per_seed = [None if p is None else {"seconds": p["seconds"], "kl": p["kl"]} for p in reached]
+        ok = [p for p in per_seed if p is not None]
+        ratio = statistics.median(p["seconds"] for p in ok) / their_time if len(ok) == len(per_seed) else None
+        summary.setdefault("ours", {})[name] = {
+            "reached": per_seed, "ratio": ratio,
+            "kl_when_reached": spread([p["kl"] for p in ok]) if ok else None}
+        print(f"  {name}: reached it in {len(ok)} of {len(per_seed)} seeds "
+              + ("" if not ok else f"(median {statistics.median(p['seconds'] for p in ok):.0f} s, KL there "
+                 f"{statistics.median(p['kl'] for p in ok):.1f})") + ("" if ratio is None else f": ratio {ratio:.2f}"))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -164,6 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-prompts", type=int, default=64)
     parser.add_argument("--samples-per-prompt", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="", help="several seeds, e.g. 0,1,2 (default: --seed alone)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--base-model", type=Path, default=None)
     parser.add_argument("--reward-model", type=Path, default=None)
@@ -187,36 +252,12 @@ def main(argv: list[str] | None = None) -> dict:
     heldout = load_prompts("heldout", args.prompts_dir)[: args.eval_prompts]
     evaluator = Evaluator(ref, tokenizer, heldout, rm.score_samples, args.eval_every, args.samples_per_prompt)
 
-    runs: dict[str, list[dict]] = {}
-    methods = args.methods.split(",")
-    if "ours" in methods:
-        print("ours (LM-PPO)")
-        runs["ours"] = run_ours(base, tokenizer, rm, prompts, evaluator, args)
-        for name, overrides in parse_ours_configs(args.ours_configs).items():
-            print(name)
-            runs[name] = run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides)
-    for kind in ("rloo", "grpo"):
-        if kind in methods:
-            for lr in (float(x) for x in args.trl_lrs.split(",")):
-                runs[f"{kind} lr={lr:g}"] = run_trl(kind, lr, base_folder, tokenizer, rm, prompts, evaluator, args)
-
-    print(f"\n{'run':>16} {'final gold':>14} {'KL':>7} {'train s':>8}")
-    for name, curve in runs.items():
-        p = curve[-1]
-        print(f"{name:>16} {p['gold']:+.3f} ± {p['gold_se']:.3f} {p['kl']:7.2f} {p['seconds']:8.0f}")
-    summary = {}
-    rloo = {k: v for k, v in runs.items() if k.startswith("rloo")}
-    if "ours" in runs and rloo:
-        best = max(rloo, key=lambda k: rloo[k][-1]["gold"])
-        target, their_time = rloo[best][-1]["gold"], rloo[best][-1]["seconds"]
-        summary = {"best_rloo": best, "target_gold": target, "rloo_seconds": their_time}
-        print(f"\nbest RLOO: {best}, final gold {target:+.3f} after {their_time:.0f} s")
-        for name in (k for k in runs if k.startswith("ours")):
-            ours = time_to_reach(runs[name], target)
-            ratio = None if ours is None else ours / their_time
-            key = "" if name == "ours" else f" ({name})"
-            summary[f"ours_seconds{key}"], summary[f"ratio{key}"] = ours, ratio
-            print(f"  {name} reached it " + ("never" if ours is None else f"after {ours:.0f} s: ratio {ratio:.2f}"))
+    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
+    runs: dict[str, dict[str, list[dict]]] = {}
+    for seed in seeds:
+        print(f"=== seed {seed}")
+        runs[str(seed)] = run_seed(seed, base, base_folder, tokenizer, rm, prompts, evaluator, args)
+    summary = summarise(runs)
     output = results_file(__file__, args, summary=summary, runs=runs)
     write_results(args.out, output)
     print(f"wrote {args.out}")

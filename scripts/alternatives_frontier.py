@@ -14,6 +14,7 @@ The file is rewritten after every method, so a long run keeps what it finished.
 
 Run: ``python scripts/alternatives_frontier.py`` (about 30 minutes on 2 CPU cores).
 A tiny end-to-end run (the test does this): ``--base-model DIR --reward-model DIR --prompts-dir DIR --tiny``.
+``--methods rloo,grpo --update`` re-runs only those and replaces their points in the committed file.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "alternatives_frontier.json")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="minimal sizes, to check the script end to end")
+    parser.add_argument("--update", action="store_true",
+                        help="re-run only --methods and replace their points in the existing --out file, keeping the "
+                             "others' (each re-run's arguments, machine and versions are recorded under 'reruns')")
     args = parser.parse_args(argv)
     if args.tiny:
         args.ns, args.kl_reference_samples, args.rs_n, args.rs_prompts = [2], 4, 2, 8
@@ -89,8 +93,14 @@ def main(argv: list[str] | None = None) -> dict:
     base_result = None
     base_result = evaluate_policy(base, ref, tokenizer, heldout, name="base", reward_fn=rm.score_samples,
                                   samples_per_prompt=args.samples_per_prompt, seed=1234)
-    points: list[dict] = [{"method": "base", **base_result.summary(), "kl_source": "evaluate_policy"}]
-    output = results_file(__file__, args, points=points)
+    if args.update:  # keep every other method's points, and the base point they were compared with
+        output = json.loads(args.out.read_text())
+        points = [p for p in output["points"] if p["method"] not in methods]
+        output["points"] = points
+        output.setdefault("reruns", []).append(results_file(__file__, args, methods=sorted(methods)))
+    else:
+        points = [{"method": "base", **base_result.summary(), "kl_source": "evaluate_policy"}]
+        output = results_file(__file__, args, points=points)
 
     def save(point: dict) -> None:
         points.append(point)

@@ -112,13 +112,35 @@ def test_rlhf_benchmark_runs_ours_and_rloo_within_the_budget(tiny_inputs, tmp_pa
         ["--budget-minutes", str(budget_s / 60), "--eval-every", "0.5", "--batch", "8", "--num-generations", "2",
          "--methods", "ours,rloo", "--trl-lrs", "1e-4", "--eval-prompts", "2", "--samples-per-prompt", "1",
          "--threads", "1", "--base-model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
-         "--prompts-dir", str(tiny_inputs["prompts"]), "--out", str(out)])
+         "--prompts-dir", str(tiny_inputs["prompts"]), "--out", str(out), "--seeds", "0,1"])
     saved = read_results_file(out, "benchmarks/rlhf_ppo_vs_trl.py", result)
-    assert set(saved["runs"]) == {"ours", "rloo lr=0.0001"}
-    for name, curve in saved["runs"].items():
-        seconds, samples = [p["seconds"] for p in curve], [p["samples"] for p in curve]
-        assert seconds[0] == 0 and samples[0] == 0 and len(curve) >= 2, name  # evaluated before training
-        assert seconds == sorted(seconds) and samples == sorted(samples) and samples[-1] > 0, name
-        assert seconds[-1] >= budget_s, f"{name} stopped before its budget: {seconds}"
-    assert saved["summary"]["best_rloo"] == "rloo lr=0.0001"
-    assert saved["summary"]["target_gold"] == saved["runs"]["rloo lr=0.0001"][-1]["gold"]
+    assert set(saved["runs"]) == {"0", "1"} and all(set(r) == {"ours", "rloo lr=0.0001"} for r in saved["runs"].values())
+    for seed, runs in saved["runs"].items():
+        for name, curve in runs.items():
+            seconds, samples = [p["seconds"] for p in curve], [p["samples"] for p in curve]
+            assert seconds[0] == 0 and samples[0] == 0 and len(curve) >= 2, name  # evaluated before training
+            assert seconds == sorted(seconds) and samples == sorted(samples) and samples[-1] > 0, name
+            assert seconds[-1] >= budget_s, f"{name} (seed {seed}) stopped before its budget: {seconds}"
+    summary = saved["summary"]
+    finals = [runs["rloo lr=0.0001"][-1]["gold"] for runs in saved["runs"].values()]
+    assert summary["best_rloo"] == "rloo lr=0.0001" and summary["seeds"] == 2
+    assert summary["target_gold"] == pytest.approx(float(np.median(finals)))
+    assert summary["final"]["ours"]["gold"]["min"] <= summary["final"]["ours"]["gold"]["median"]
+    ours = summary["ours"]["ours"]
+    assert len(ours["reached"]) == 2 and (ours["ratio"] is None) == (None in ours["reached"])
+
+
+def test_rlhf_benchmark_summary_reads_time_to_reach_over_seeds():
+    script = load_script("benchmarks/rlhf_ppo_vs_trl.py")
+    curve = lambda *golds: [{"seconds": 30.0 * i, "gold": g, "kl": 2.0 * i, "samples": 100 * i}  # noqa: E731
+                            for i, g in enumerate(golds)]
+    runs = {"0": {"ours": curve(0, 0.5, 0.9), "rloo lr=0.0001": curve(0, 0.4, 0.8), "rloo lr=3e-05": curve(0, 0.1, 0.2)},
+            "1": {"ours": curve(0, 0.7, 0.7), "rloo lr=0.0001": curve(0, 0.5, 0.6), "rloo lr=3e-05": curve(0, 0.3, 0.4)},
+            "2": {"ours": curve(0, 0.8, 0.9), "rloo lr=0.0001": curve(0, 0.6, 0.7), "rloo lr=3e-05": curve(0, 0.2, 0.3)}}
+    summary = script.summarise(runs)
+    assert summary["best_rloo"] == "rloo lr=0.0001" and summary["target_gold"] == pytest.approx(0.7)
+    ours = summary["ours"]["ours"]
+    assert [p["seconds"] for p in ours["reached"]] == [60.0, 30.0, 30.0]   # first point at or above 0.7
+    assert ours["ratio"] == pytest.approx(30.0 / 60.0) and ours["kl_when_reached"]["median"] == 2.0
+    runs["1"]["ours"] = curve(0, 0.1, 0.2)                                   # one seed never gets there: no ratio
+    assert script.summarise(runs)["ours"]["ours"]["ratio"] is None
