@@ -63,7 +63,7 @@ def phase_flops(config, batch: int, query: int, response: int, reward_tokens: in
 def matmul_roofline(config, rows: int, threads: int, seconds: float = 0.5) -> dict[str, float]:
     """Sustained GFLOP/s of float32 matmuls at the model's shapes (``rows`` x d times d x k), best of repeats."""
     torch.set_num_threads(threads)
-    d, out = {}, {}
+    out = {}
     for name, (inner, width) in {"d x 3d (qkv)": (config.n_embd, 3 * config.n_embd),
                                  "d x 4d (mlp up)": (config.n_embd, 4 * config.n_embd),
                                  "4d x d (mlp down)": (4 * config.n_embd, config.n_embd),

@@ -282,15 +282,12 @@ def click_rate(pairs: Sequence[ComparisonPair], position_bias: float = 0.5, seed
 
 def click_agreement_with_gold(pairs: Sequence[ComparisonPair], position_bias: float = 0.5, seed: int = 0,
                               tie_margin: float = SimulatedLabeller.tie_margin) -> float:
-    """Share of :func:`implicit_clicks` on the review with the higher gold score, gold ties (gaps under
-    ``tie_margin``) left out: how good a preference signal clicks are, with and without position bias."""
+    """:func:`agreement_with_gold` of :func:`implicit_clicks`, each click read as an A/B judgement (gold ties
+    left out): how good a preference signal clicks are, with and without position bias."""
     clicks = implicit_clicks(pairs, position_bias, seed)
-    agree = []
-    for pair, click in zip(pairs, clicks, strict=True):
-        gap = gold_score(pair.response_a, pair.prompt) - gold_score(pair.response_b, pair.prompt)
-        if abs(gap) >= tie_margin:
-            agree.append((click == "A") == (gap > 0))
-    return sum(agree) / len(agree) if agree else float("nan")
+    as_labels = [LabelRecord(pair.prompt, pair.response_a, pair.response_b, click, labeller="clicks", model=pair.model)
+                 for pair, click in zip(pairs, clicks, strict=True)]
+    return agreement_with_gold(as_labels, tie_margin=tie_margin).rate
 
 
 def use_simulated_feedback(override: bool | None = None) -> bool:

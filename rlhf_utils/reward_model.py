@@ -787,7 +787,6 @@ def learner_reward_model(shipped: RewardModel, pairs: Sequence[PreferencePair], 
     return rm
 
 
-
 class LiveHeldbackAccuracy:
     """The labelling widget's running report (``LabellingWidget(after_label=...)``, notebook 04, section 2.3):
     how a reward model of the learner's A/B labels so far does on their own held-back pairs.
@@ -808,7 +807,7 @@ class LiveHeldbackAccuracy:
     def __call__(self, session: LabellingSession) -> str:
         labels = [r for r in session.store.labels(session.labeller)
                   if r.model == self.model and r.criterion == session.criterion]
-        pairs = [p for p in preference_pairs(labels) if p.target == 1.0]
+        pairs = preference_pairs(labels)   # A-or-B choices only: ties and skips are left out
         if len(pairs) < self.min_pairs:
             return (f"Your model's accuracy on your own held-back pairs shows here from {self.min_pairs} A-or-B "
                     f"labels ({len(pairs)} so far).")
@@ -820,6 +819,7 @@ class LiveHeldbackAccuracy:
                             f"labels) gets {right} of {evaluation['heldback_pairs']} held-back pairs right "
                             f"({evaluation['heldback_accuracy']:.0%}). It refits every {self.every} labels.")
         return self._report
+
 
 # ============================================================================ where reward models live
 def learner_reward_model_dir(profile: Profile | str | None = None) -> Path:
