@@ -37,7 +37,7 @@ from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import REPO_ROOT
 from rlhf_utils.profiles import get_profile
-from rlhf_utils.results import results_file, write_results
+from rlhf_utils.results import over_seeds, results_file, write_results
 from rlhf_utils.reward_model import load_reward_model
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "rlhf_ppo_vs_trl.json"
@@ -174,16 +174,12 @@ def run_seed(seed: int, base, base_folder: Path, tokenizer, rm, prompts, evaluat
     return runs
 
 
-def spread(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
-
-
 def summarise(runs: dict[str, dict[str, list[dict]]]) -> dict:
     """Medians and spread over seeds of each run's final gold, KL and samples; the best RLOO learning rate (by
     median final gold); and for each run of ours, per seed, when it first reached RLOO's *median* final gold, with
     the KL there, and its median over seeds against RLOO's median time (the ratio; None if any seed never did)."""
     names = list(next(iter(runs.values())))
-    finals = {name: {key: spread([seed_runs[name][-1][key] for seed_runs in runs.values()])
+    finals = {name: {key: over_seeds([seed_runs[name][-1][key] for seed_runs in runs.values()])
                      for key in ("gold", "kl", "samples", "seconds")} for name in names}
     summary: dict = {"seeds": len(runs), "final": finals}
     print(f"\nover {len(runs)} seeds: median (min to max) of the final point")
@@ -205,7 +201,7 @@ def summarise(runs: dict[str, dict[str, list[dict]]]) -> dict:
         ratio = statistics.median(p["seconds"] for p in ok) / their_time if len(ok) == len(per_seed) else None
         summary.setdefault("ours", {})[name] = {
             "reached": per_seed, "ratio": ratio,
-            "kl_when_reached": spread([p["kl"] for p in ok]) if ok else None}
+            "kl_when_reached": over_seeds([p["kl"] for p in ok]) if ok else None}
         print(f"  {name}: reached it in {len(ok)} of {len(per_seed)} seeds "
               + ("" if not ok else f"(median {statistics.median(p['seconds'] for p in ok):.0f} s, KL there "
                  f"{statistics.median(p['kl'] for p in ok):.1f})") + ("" if ratio is None else f": ratio {ratio:.2f}"))

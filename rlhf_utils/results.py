@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import tempfile
 from collections.abc import Sequence
 from importlib import metadata
@@ -114,6 +115,14 @@ def read_results(name_or_path: str | Path) -> dict[str, Any]:
 
 
 # ============================================================================ live vs committed
+def over_seeds(values: Sequence[float]) -> dict[str, float]:
+    """How a script summarises one number over its seeds: median, minimum, maximum and the number of seeds."""
+    values = list(values)
+    if not values:
+        raise ValueError("over_seeds needs at least one value")
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "seeds": len(values)}
+
+
 def agrees(mean_a: float, se_a: float, mean_b: float, se_b: float, k: float = 3.0, spread: float = 0.0) -> bool:
     """Two independent estimates agree when they differ by at most ``k`` combined standard errors.
 
@@ -157,5 +166,5 @@ def comparable_with_committed(profile, reward_model) -> bool:
 
 __all__ = [
     "LIBRARIES", "agrees", "agrees_with_runs", "comparable_with_committed", "library_versions", "logged_args",
-    "machine", "read_results", "results_file", "shown_path", "write_results",
+    "machine", "over_seeds", "read_results", "results_file", "shown_path", "write_results",
 ]

@@ -44,7 +44,7 @@ from rlhf_utils import generation, gold, lm_task, models
 from rlhf_utils import reward_model as rmod
 from rlhf_utils.feedback import ComparisonPair, PreferencePair, SimulatedLabeller
 from rlhf_utils.paths import RESULTS_DIR
-from rlhf_utils.results import results_file, write_results
+from rlhf_utils.results import over_seeds, results_file, write_results
 
 ORDERS = ("random", "active")
 CURVE_POOL_PAIRS = 200
@@ -84,10 +84,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def first_reaching(curve: dict[int, float], target: float) -> int | None:
     """The smallest label count whose accuracy is at least ``target`` (``None``: never, within the curve)."""
     return next((n for n in sorted(curve) if curve[n] >= target), None)
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "seeds": len(values)}
 
 
 def count_spread(counts: list[int | None]) -> dict:
@@ -226,16 +222,16 @@ def main(argv: list[str] | None = None) -> dict:
             rows = [r for r in runs if (r["criterion"], r["order"]) == (criterion, how)]
             order_summary.append({"criterion": criterion, "order": how, "target": args.target,
                                   "labels_to_target": count_spread([r["labels_to_target"] for r in rows]),
-                                  f"accuracy_at_{args.at}": spread([r["heldout_gold_accuracy"][str(args.at)] for r in rows])})
+                                  f"accuracy_at_{args.at}": over_seeds([r["heldout_gold_accuracy"][str(args.at)] for r in rows])})
             if how != "random":  # seed by seed against random order: the same person, the same first labels
                 paired = [r["heldout_gold_accuracy"][str(args.at)] - q["heldout_gold_accuracy"][str(args.at)]
                           for r in rows for q in runs if (q["criterion"], q["order"], q["seed"]) ==
                           (criterion, "random", r["seed"])]
                 order_summary[-1][f"minus_random_at_{args.at}"] = {
-                    **spread(paired), "better": sum(d > 0 for d in paired), "worse": sum(d < 0 for d in paired)}
+                    **over_seeds(paired), "better": sum(d > 0 for d in paired), "worse": sum(d < 0 for d in paired)}
             for n in counts:
                 curve_summary.append({"criterion": criterion, "order": how, "labels": n,
-                                      **spread([r["heldout_gold_accuracy"][str(n)] for r in rows])})
+                                      **over_seeds([r["heldout_gold_accuracy"][str(n)] for r in rows])})
     rating_summary = []
     for criterion in args.criteria:
         rows = [r for r in rating_runs if r["criterion"] == criterion]
@@ -246,8 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
         rating_summary.append({
             "criterion": criterion, "labels": args.at, "development_median": dev,
             "chosen_on_development": chosen,
-            "heldout": {v: spread([r[v]["heldout"] for r in rows]) for v in variants},
-            "heldout_chosen": {kind: spread([r[v]["heldout"] for r in rows]) for kind, v in
+            "heldout": {v: over_seeds([r[v]["heldout"] for r in rows]) for v in variants},
+            "heldout_chosen": {kind: over_seeds([r[v]["heldout"] for r in rows]) for kind, v in
                                {"plain": "plain", **chosen}.items() if v is not None},
         })
     shipped_accuracy = {c: accuracy(shipped.model.score.weight, "heldout", c) for c in args.criteria}

@@ -106,3 +106,10 @@ def test_a_new_run_is_judged_against_the_spread_of_committed_runs():
     assert not results.agrees_with_runs(0.85, 0.01, runs)   # 0.20 > 0.176
     with pytest.raises(ValueError, match="two committed runs"):
         results.agrees_with_runs(0.5, 0.01, [0.5])
+
+
+def test_over_seeds_is_the_median_and_range_scripts_report():
+    assert results.over_seeds([0.75, 0.5, 1.0, 0.25]) == {"median": 0.625, "min": 0.25, "max": 1.0, "seeds": 4}
+    assert results.over_seeds(iter([3.0])) == {"median": 3.0, "min": 3.0, "max": 3.0, "seeds": 1}
+    with pytest.raises(ValueError, match="at least one value"):
+        results.over_seeds([])
