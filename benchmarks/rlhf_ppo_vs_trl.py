@@ -6,7 +6,8 @@ step (``--batch``), β, dropout off, and one evaluator: every ``--eval-every`` s
 time, each policy is evaluated by ``rlhf_utils.evaluation.evaluate_policy`` on the held-out prompts
 with fixed seeds (gold score ± s.e., sequence KL to the reference). Evaluation time is not counted.
 
-TRL's learning rate is tuned over ``--trl-lrs`` (its 1e-6 default would not move a small model);
+TRL's learning rate is tuned over ``--trl-lrs`` (its 1e-6 default would not move a small model; GRPO's
+may differ, ``--grpo-lrs``);
 each TRL run uses ``num_generations`` completions per prompt (the group baseline) and ``beta > 0``.
 How the KL enters differs by design: ours and RLOO put β·KL in the reward, GRPO adds β·KL (the k3
 estimator) to the loss; all are measured the same way here.
@@ -79,15 +80,10 @@ class Evaluator:
 
 def parse_ours_configs(text: str) -> dict[str, dict]:
     """``"4,8,5e-5;2,16,1e-4"`` -> PPO epochs, minibatch size and learning rate per run of ours, by run name."""
-    configs = {}
-    for item in filter(None, (x.strip() for x in text.split(";"))):
-        try:
-            epochs, minibatch, lr = item.split(",")
-            config = {"ppo_epochs": int(epochs), "minibatch_size": int(minibatch), "learning_rate": float(lr)}
-        except ValueError:
-            raise SystemExit(f"--ours-configs: '{item}' is not 'epochs,minibatch,lr' (e.g. 2,16,1e-4)") from None
-        configs[f"ours e{epochs} mb{minibatch} lr{float(lr):g}"] = config
-    return configs
+    try:
+        return {f"ours {name}": overrides for name, overrides in lm_ppo.parse_update_settings(text).items()}
+    except ValueError as error:
+        raise SystemExit(f"--ours-configs: {error}") from None
 
 
 def run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides: dict | None = None) -> list[dict]:
@@ -108,7 +104,8 @@ def run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides: dict | No
             next_eval += evaluator.every_s
             clock.resume()
     seconds = clock.pause()
-    curve.append(evaluator.point(policy.lm, seconds, trainer.iteration * args.batch))
+    if curve[-1]["samples"] != trainer.iteration * args.batch:  # not evaluated at the very end already
+        curve.append(evaluator.point(policy.lm, seconds, trainer.iteration * args.batch))
     return curve
 
 
@@ -141,7 +138,7 @@ def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, eva
               "completions per step")
         clock.resume()
         trainer.train()
-    if curve[-1]["seconds"] < clock.spent - 1e-6:
+    if curve[-1]["samples"] != trainer.state.global_step * args.batch:  # not evaluated at the very end already
         curve.append(evaluator.point(model, clock.spent, trainer.state.global_step * args.batch))
     return curve
 
@@ -149,6 +146,12 @@ def run_trl(kind: str, lr: float, base_folder: Path, tokenizer, rm, prompts, eva
 def time_to_reach(curve: list[dict], gold: float) -> dict | None:
     """The first evaluation point of ``curve`` at or above ``gold`` (None: never)."""
     return next((p for p in curve if p["gold"] >= gold), None)
+
+
+def trl_learning_rates(kind: str, args) -> list[float]:
+    """The learning rates to run TRL's ``kind`` at: ``--grpo-lrs`` for GRPO when given, else ``--trl-lrs``."""
+    rates = args.grpo_lrs if kind == "grpo" and args.grpo_lrs else args.trl_lrs
+    return [float(x) for x in rates.split(",")]
 
 
 def run_seed(seed: int, base, base_folder: Path, tokenizer, rm, prompts, evaluator, args) -> dict[str, list[dict]]:
@@ -165,7 +168,7 @@ def run_seed(seed: int, base, base_folder: Path, tokenizer, rm, prompts, evaluat
             runs[name] = run_ours(base, tokenizer, rm, prompts, evaluator, args, overrides)
     for kind in ("rloo", "grpo"):
         if kind in methods:
-            for lr in (float(x) for x in args.trl_lrs.split(",")):
+            for lr in trl_learning_rates(kind, args):
                 runs[f"{kind} lr={lr:g}"] = run_trl(kind, lr, base_folder, tokenizer, rm, prompts, evaluator, args)
     print(f"\n{'run':>24} {'final gold':>14} {'KL':>7} {'train s':>8}")
     for name, curve in runs.items():
@@ -217,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--num-generations", type=int, default=4, help="TRL: completions per prompt (the group)")
     parser.add_argument("--beta", type=float, default=0.05)
     parser.add_argument("--trl-lrs", default="1e-5,3e-5,1e-4,3e-4")
+    parser.add_argument("--grpo-lrs", default="", help="GRPO's own learning rates (default: --trl-lrs)")
     parser.add_argument("--methods", default="ours,rloo,grpo")
     parser.add_argument("--ours-configs", default="",
                         help="other settings of ours to time, 'epochs,minibatch,lr' separated by ';' "

@@ -359,11 +359,14 @@ print(f"DPO loss: first step {history[0]['loss']:.3f}, mean of the last 10 steps
 #   β in RLOO and in GRPO is not the same constraint.
 #
 # `rlhf_utils.trl_trainers` sets TRL's trainers up on our task — fixed-length responses, our temperature, dropout off,
-# $\beta > 0$, a tuned learning rate (TRL's default is for billion-parameter models). A run takes several minutes
-# on a CPU, so its points come from the committed results; the setup is:
+# $\beta > 0$, a tuned learning rate (TRL's default is for billion-parameter models) — and gives them GPT-2's
+# position ids from the attention mask (`trl_trainers.with_mask_positions`). TRL 1.16 scores its samples without
+# them, so on left-padded prompts it would take its ratios, gradients and KL for another distribution than the one
+# it sampled: the bug of notebook 05's section 2.6. The committed RLOO and GRPO points were made with the fix. A run
+# takes several minutes on a CPU, so its points come from the committed results; the setup is:
 #
 # ```python
-# args = trl_trainers.rl_config("grpo", output_dir, tokenizer, learning_rate=1e-4, beta=0.05, max_steps=120)
+# args = trl_trainers.rl_config("grpo", output_dir, tokenizer, learning_rate=3e-5, beta=0.05, max_steps=120)
 # trl_trainers.rl_trainer("grpo", copy.deepcopy(base_model), tokenizer, reward_model, train_prompts, args).train()
 # ```
 
