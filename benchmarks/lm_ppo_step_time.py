@@ -10,7 +10,8 @@ the LM head, on every position actually computed, pad columns included) and meas
 matmul throughput at the model's own shapes, on the same threads: the roofline. Each phase's share of it
 says how far the phase is from what the hardware allows, and so where speed-ups can come from.
 
-Run: ``python benchmarks/lm_ppo_step_time.py`` (``--model DIR`` for another base model, ``--out FILE`` for JSON).
+Run: ``python benchmarks/lm_ppo_step_time.py`` (``--model DIR`` for another base model, ``--out FILE`` for JSON,
+``--update 2,16,1e-4`` for another update than the course's: PPO epochs, minibatch size, learning rate).
 """
 
 from __future__ import annotations
@@ -148,8 +149,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompts-dir", type=Path, default=None, help="default: the shipped prompts")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--update", default="", help="another update than the course's: 'epochs,minibatch,lr'")
     parser.add_argument("--compare-lean", action="store_true", help="also time LeanTrainer against the baseline")
     args = parser.parse_args(argv)
+    try:
+        update = next(iter(lm_ppo.parse_update_settings(args.update).values()), {})
+    except ValueError as error:
+        raise SystemExit(f"--update: {error}") from None
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     lm, tokenizer = load_base_model(profile, source=source)
     policy = lm_ppo.PolicyWithValueHead.from_base(lm)
     ref = generation.frozen_copy(lm)
-    config = lm_ppo.course_config(profile, batch_size=args.batch)
+    config = lm_ppo.course_config(profile, batch_size=args.batch, **update)
     if args.reward == "model":
         rm = rmod.load_reward_model(prefer_learner=False, tokenizer=tokenizer, folder=args.reward_model, verbose=False)
         reward_fn = rm.score_samples
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     roofline = max(big.values())
     result = {"model": source.name, "parameters": n_params, "batch": args.batch, "threads": args.threads,
               "reward": args.reward, "query_tokens": query, "ppo_epochs": config.ppo_epochs,
-              "minibatch_size": config.minibatch_size, "roofline_gflops": roofline,
+              "minibatch_size": config.minibatch_size, "learning_rate": config.learning_rate, "roofline_gflops": roofline,
               "matmul_gflops_scoring_shapes": big, "matmul_gflops_generation_shapes": small, "phases": {}}
     print(f"roofline: {roofline:.1f} GFLOP/s (best float32 matmul at the scoring shapes, {args.threads} threads); "
           f"at generation's shapes ({args.batch} rows) {max(small.values()):.1f}")

@@ -166,6 +166,21 @@ def course_config(profile, **overrides) -> LMPPOConfig:
     return LMPPOConfig(**settings)
 
 
+def parse_update_settings(text: str) -> dict[str, dict]:
+    """``"4,8,5e-5;2,16,1e-4"`` -> ``LMPPOConfig`` overrides of the update (PPO epochs, minibatch size, learning
+    rate), one per item, by a name such as ``e2 mb16 lr0.0001``: for the benchmarks that compare update settings.
+    The update is most of an iteration's time, and its number of optimizer steps sets how much each sample teaches."""
+    settings = {}
+    for item in filter(None, (x.strip() for x in text.split(";"))):
+        try:
+            epochs, minibatch, lr = item.split(",")
+            overrides = {"ppo_epochs": int(epochs), "minibatch_size": int(minibatch), "learning_rate": float(lr)}
+        except ValueError:
+            raise ValueError(f"'{item}' is not 'epochs,minibatch,lr' (e.g. 2,16,1e-4)") from None
+        settings[f"e{epochs} mb{minibatch} lr{float(lr):g}"] = overrides
+    return settings
+
+
 # --------------------------------------------------------------------------- model
 class PolicyWithValueHead(nn.Module):
     """A causal LM with a scalar value head on its last hidden state (a shared trunk).
@@ -481,5 +496,5 @@ def train(
 
 __all__ = [
     "GENERATION_SEED_STRIDE", "AdaptiveKLController", "FixedKLController", "LMPPOConfig", "LMPPOTrainer", "LMRollout", "NonFiniteRewardError",
-    "PolicyWithValueHead", "course_config", "episode_flags", "kl_estimators", "per_token_rewards", "train",
+    "PolicyWithValueHead", "course_config", "parse_update_settings", "episode_flags", "kl_estimators", "per_token_rewards", "train",
 ]

@@ -3,6 +3,7 @@ tests, so the CartPole comparison runs ours alone), and their own statistics on 
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -64,7 +65,8 @@ def test_lm_ppo_step_time_splits_the_phases_and_reads_them_against_the_roofline(
     result = script.main(
         ["--model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
          "--prompts-dir", str(tiny_inputs["prompts"]), "--batch", "8", "--iterations", "2", "--threads", "1",
-         "--out", str(tmp_path / "split.json"), "--compare-lean"])
+         "--out", str(tmp_path / "split.json"), "--compare-lean", "--update", "2,4,1e-4"])
+    assert (result["ppo_epochs"], result["minibatch_size"], result["learning_rate"]) == (2, 4, 1e-4)
     phases = result["phases"]
     assert set(phases) == {"generation", "scoring", "update", "iteration"}
     for t in phases.values():
@@ -120,6 +122,7 @@ def test_rlhf_benchmark_runs_ours_and_rloo_within_the_budget(tiny_inputs, tmp_pa
             seconds, samples = [p["seconds"] for p in curve], [p["samples"] for p in curve]
             assert seconds[0] == 0 and samples[0] == 0 and len(curve) >= 2, name  # evaluated before training
             assert seconds == sorted(seconds) and samples == sorted(samples) and samples[-1] > 0, name
+            assert len(set(samples)) == len(samples), f"{name}: a point evaluated twice: {samples}"
             assert seconds[-1] >= budget_s, f"{name} (seed {seed}) stopped before its budget: {seconds}"
     summary = saved["summary"]
     finals = [runs["rloo lr=0.0001"][-1]["gold"] for runs in saved["runs"].values()]
@@ -128,6 +131,45 @@ def test_rlhf_benchmark_runs_ours_and_rloo_within_the_budget(tiny_inputs, tmp_pa
     assert summary["final"]["ours"]["gold"]["min"] <= summary["final"]["ours"]["gold"]["median"]
     ours = summary["ours"]["ours"]
     assert len(ours["reached"]) == 2 and (ours["ratio"] is None) == (None in ours["reached"])
+
+
+@pytest.mark.slow
+def test_update_settings_benchmark_runs_notebook_05s_training_per_setting_and_seed(tiny_inputs, tmp_path):
+    out = tmp_path / "settings.json"
+    result = load_script("benchmarks/lm_ppo_update_settings.py").main(
+        ["--settings", "4,8,5e-5;1,8,1e-4", "--seeds", "0,1", "--iterations", "1", "--samples-per-prompt", "1",
+         "--threads", "1", "--base-model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
+         "--prompts-dir", str(tiny_inputs["prompts"]), "--out", str(out)])
+    saved = read_results_file(out, "benchmarks/lm_ppo_update_settings.py", result)
+    assert list(saved["runs"]) == ["e4 mb8 lr5e-05", "e1 mb8 lr0.0001"]
+    for rows in saved["runs"].values():
+        assert [r["seed"] for r in rows] == [0, 1]
+        assert all(r["samples_per_second"] == pytest.approx(r["samples"] / r["train_seconds"], rel=1e-2) for r in rows)
+    fast = saved["summary"]["settings"]["e1 mb8 lr0.0001"]
+    course, other = saved["runs"]["e4 mb8 lr5e-05"], saved["runs"]["e1 mb8 lr0.0001"]
+    assert fast["gold_difference"]["median"] == pytest.approx(np.median([o["gold"] - c["gold"] for c, o in zip(course, other)]))
+    assert saved["summary"]["settings"]["e4 mb8 lr5e-05"]["speed_ratio"]["median"] == 1.0
+
+
+def test_update_settings_summary_pairs_each_seed_with_the_course_run():
+    script = load_script("benchmarks/lm_ppo_update_settings.py")
+    row = lambda seed, speed, gold: {"seed": seed, "samples_per_second": speed, "gold": gold, "kl": 5.0,  # noqa: E731
+                                     "final_beta": 0.1}
+    runs = {"course": [row(0, 10, 0.5), row(1, 20, 0.6), row(2, 10, 0.4)],
+            "fast": [row(0, 20, 0.4), row(1, 30, 0.7), row(2, 40, 0.4)]}
+    fast = script.summarise(runs)["settings"]["fast"]
+    assert fast["speed_ratio"]["median"] == 2.0 and fast["speed_ratio"]["min"] == 1.5 and fast["speed_ratio"]["max"] == 4.0
+    assert fast["gold_difference"]["median"] == pytest.approx(0.0) and fast["gold_difference"]["min"] == pytest.approx(-0.1)
+    with pytest.raises(SystemExit, match="at least two"):
+        script.main(["--settings", "4,8,5e-5"])
+
+
+def test_rlhf_benchmark_grpo_takes_its_own_learning_rates_when_given():
+    rates = load_script("benchmarks/rlhf_ppo_vs_trl.py").trl_learning_rates
+    both = argparse.Namespace(trl_lrs="1e-4", grpo_lrs="")
+    own = argparse.Namespace(trl_lrs="1e-4", grpo_lrs="3e-5,1e-4")
+    assert rates("rloo", both) == rates("grpo", both) == [1e-4]
+    assert rates("rloo", own) == [1e-4] and rates("grpo", own) == [3e-5, 1e-4]
 
 
 def test_rlhf_benchmark_summary_reads_time_to_reach_over_seeds():
