@@ -153,9 +153,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--compare-lean", action="store_true", help="also time LeanTrainer against the baseline")
     args = parser.parse_args(argv)
     try:
-        update = next(iter(lm_ppo.parse_update_settings(args.update).values()), {})
+        settings = lm_ppo.parse_update_settings(args.update)
     except ValueError as error:
         raise SystemExit(f"--update: {error}") from None
+    if len(settings) > 1:
+        raise SystemExit(f"--update: one setting, not {len(settings)} (e.g. 2,16,1e-4)")
+    update = next(iter(settings.values()), {})
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

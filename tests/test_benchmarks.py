@@ -78,6 +78,14 @@ def test_lm_ppo_step_time_splits_the_phases_and_reads_them_against_the_roofline(
     assert max(lean["max_abs_gap"].values()) < 1e-4 and lean["speedup"] > 0, lean
 
 
+def test_lm_ppo_step_time_times_one_update_setting_at_a_time():
+    script = load_script("benchmarks/lm_ppo_step_time.py")
+    with pytest.raises(SystemExit, match="one setting, not 2"):
+        script.main(["--update", "2,16,1e-4;1,32,1e-4"])
+    with pytest.raises(SystemExit, match="is not 'epochs,minibatch,lr'"):
+        script.main(["--update", "2,16"])
+
+
 def test_phase_flops_count_the_passes_each_phase_makes():
     """An update epoch is a forward and a backward (3 forwards) over the batch; scoring is two LM forwards plus
     the reward model's (no LM head); generation's positions are the prompt once plus one per new token."""
@@ -149,6 +157,18 @@ def test_update_settings_benchmark_runs_notebook_05s_training_per_setting_and_se
     course, other = saved["runs"]["e4 mb8 lr5e-05"], saved["runs"]["e1 mb8 lr0.0001"]
     assert fast["gold_difference"]["median"] == pytest.approx(np.median([o["gold"] - c["gold"] for c, o in zip(course, other)]))
     assert saved["summary"]["settings"]["e4 mb8 lr5e-05"]["speed_ratio"]["median"] == 1.0
+
+
+def test_update_settings_benchmark_runs_notebook_05s_own_kl_settings():
+    """The benchmark's copy of notebook 05's controller settings (section 3.2's ``config`` line) stays the same."""
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).parents[1] / "notebooks" / "05_rlhf_ppo_gpt2.py").read_text()
+    line = next(x for x in source.splitlines() if x.startswith("config = lm_ppo.course_config(") and "section 3.2" in x)
+    call = ast.parse(line).body[0].value
+    notebook = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg != "seed"}
+    assert load_script("benchmarks/lm_ppo_update_settings.py").NOTEBOOK_05 == notebook
 
 
 def test_update_settings_summary_pairs_each_seed_with_the_course_run():
