@@ -96,7 +96,7 @@ print(f"labels in section 4 come from: {'the simulated human' if simulated else 
 # ## 2. Reward over-optimisation
 # `scripts/overoptimization_run.py` trains PPO with a weak leash (a small fixed $\beta$) for much longer than
 # notebook 05, evaluating on the held-out prompts every few iterations. Its results are committed in
-# `data/results/overoptimization.json` (re-run with `python scripts/overoptimization_run.py`, about 40 minutes on 2
+# `data/results/overoptimization.json` (re-run with `python scripts/overoptimization_run.py`, about 36 minutes on 2
 # cores), with the shipped reward model and the `positive` gold score: this figure and the other two of sections
 # 3–4 plot that file, so they are the same for everyone and do not change with your labels. Here is round 1
 # against KL:
@@ -123,20 +123,26 @@ print(f"gold: {verdict}; the drop is {verdict.drop / verdict.drop_se:.0f} times 
 print(f"peak at iteration {peak['iteration']} (KL {peak['kl_mean']:.1f}); end at iteration {points[-1]['iteration']} "
       f"(KL {points[-1]['kl_mean']:.1f}); proxy {points[0]['reward_mean']:+.2f} -> {peak['reward_mean']:+.2f} "
       f"-> {points[-1]['reward_mean']:+.2f}")
+widest = int(kl.argmax())
+last = points[widest:]   # from the largest KL to the end
+print(f"largest KL {kl[widest]:.1f} at iteration {points[widest]['iteration']}; from there to the end gold "
+      f"{min(p['gold_mean'] for p in last):+.2f} to {max(p['gold_mean'] for p in last):+.2f}, proxy "
+      f"{min(p['reward_mean'] for p in last):+.2f} to {max(p['reward_mean'] for p in last):+.2f}")
 
 # %% [markdown]
 # In the committed run the shape is Gao et al.'s: a rise, a peak, a fall, while the proxy climbs on (the result
 # check below asserts both). The fall is steeper than their
 # $d(\alpha - \beta_\text{RL}\log d)$, which was fitted to large models judged by a learned gold reward model: our
 # gold score gives degenerate, repetitive text its lowest score, so once the policy starts repeating itself gold
-# collapses within a few nats. Over the last evaluations the KL grows slowly (the learning rate anneals to zero)
-# while gold still falls: the policy spends the same KL budget ever more on what the proxy likes.
+# collapses within a few nats. By the last evaluations gold lies on that floor, near −1, and the KL has stopped
+# growing: it ends below its largest value as the learning rate anneals to zero, while the proxy stays at its highest
+# (both printed above). There is no gold left to lose, and nothing more the proxy can be given.
 #
 # How sure is "peaks, then falls"? `overoptimization.peak_then_drop` divides the drop by
 # $\sqrt{\mathrm{se}_\text{peak}^2 + \mathrm{se}_\text{end}^2}$, the drop's standard error *if* the two points were
 # independent. They are not quite: both are measured on the same held-out prompts with the same evaluation seed, and
 # the peak is the highest of all the points, picked for being high, so it tends to sit a little above the curve's
-# true peak. So its verdict is a rough screen for drops of a few standard errors; the committed drop, about 30 of
+# true peak. So its verdict is a rough screen for drops of a few standard errors; the committed drop, about 70 of
 # them (printed above), is far beyond either effect.
 #
 # What do the samples look like at the start, at gold's peak, and at the end? (The same four held-out prompts each
@@ -157,12 +163,14 @@ for label, p in [("base", points[0]), ("gold's peak", peak), ("end", points[-1])
 #
 # ### Re-run the start live
 # The same configuration and seed as the committed run, up to iteration 30 — where round 2 of section 4 starts,
-# with your reward model if you have one. It is not a bit-for-bit replay: the committed run was made before the
-# trainer seeded each iteration's sampling itself (`LMPPOConfig.seed`); it drew its samples from torch's global
-# generator, which each of its evaluations reseeded, so the live run's random draws differ from it (and on another
-# machine the floating-point path differs anyway). So the live point is *one more draw* of the same configuration,
-# and the result check compares it with all the committed draws at this iteration (section 5), allowing for their
-# spread — when it runs on the committed run's models (the quick profile and the shipped reward model).
+# with your reward model if you have one. Its random draws are the committed run's: the trainer seeds each
+# iteration's sampling itself (`LMPPOConfig.seed`), and the committed run's evaluations drew from a forked random
+# stream (`torch.random.fork_rng`), so they did not change its training draws. (On the machine the committed run was
+# made on, the live and the committed lines printed below agree to the last digit.) The arithmetic may differ: on
+# another CPU or thread count the floating-point sums run in another order, and thirty PPO iterations amplify such
+# differences. So the live point is treated as *one more draw* of the same configuration, and the result check
+# compares it with all the committed draws at this iteration (section 5), allowing for their spread — when it runs
+# on the committed run's models (the quick profile and the shipped reward model).
 
 # %%
 LIVE_ITERATIONS = RUN["round2"]["from_iteration"]
@@ -328,70 +336,86 @@ for model_name, labels in labels_by_model(store.labels()).items():
 # iteration-30 policy's, and the base model's (the replay, and your notebook-04 labels if you made any in this cache).
 #
 # What does the new reward model change for PPO? The committed run continued PPO from iteration 30 twice — with the
-# old reward model and with its round-2 update (the numbers of comparisons printed below) — with the same settings
-# and trainer seed. Gold against KL:
+# old reward model and with its round-2 update (the numbers of comparisons printed below) — with the same settings,
+# and each branch with the same three trainer seeds, so the runs pair up by seed. Gold against KL, one line per run:
 
 # %%
-branches = RUN["round2"]["branches"]
+branches = RUN["round2"]["branches"]       # per reward model: one continued run per trainer seed
+base_gold = points[0]["gold_mean"]
+
+
+def kl_where_gold_falls_below(run_points, level):
+    """The KL of a run's first evaluation whose gold is below ``level`` (None if it never falls that low)."""
+    return next((p["kl_mean"] for p in run_points if p["gold_mean"] < level), None)
+
+
 print(f"committed round 2: {RUN['round2']['policy_pairs']} policy pairs and {RUN['round2']['base_pairs']} replayed "
       f"base pairs, {RUN['round2']['comparisons']} comparisons once ties are left out")
 fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.errorbar(kl, [p["gold_mean"] for p in points], yerr=[p["gold_se"] for p in points], color="lightgrey",
             marker=".", label="round 1 (section 2)")
-for (name, branch), colour in zip(branches.items(), ["tab:blue", "tab:green"]):
-    ax.errorbar([p["kl_mean"] for p in branch], [p["gold_mean"] for p in branch], yerr=[p["gold_se"] for p in branch],
-                color=colour, marker="o", ms=4, label=f"from iteration {LIVE_ITERATIONS}, {name}")
-    v = peak_then_drop([p["gold_mean"] for p in branch], [p["gold_se"] for p in branch])
-    best = branch[v.peak_index]
-    print(f"{name}: gold peak {v.peak:+.3f} at KL {best['kl_mean']:.1f} (iteration {best['iteration']}), "
-          f"end {v.end:+.3f} at KL {branch[-1]['kl_mean']:.1f}: {'a significant drop' if v.significant else 'no significant drop'}")
-    print("   gold at KL: " + ", ".join(f"{p['kl_mean']:.0f} nats {p['gold_mean']:+.2f}" for p in branch))
-    print(f"   a sample at the end: {branch[-1]['samples'][0]['response'][:100]!r}")
+ax.axhline(base_gold, color="black", lw=0.8, ls=":", label="the base model")
+turn_kl = {}
+for (name, runs), colour in zip(branches.items(), ["tab:blue", "tab:green"]):
+    print(f"{name}, continued from iteration {LIVE_ITERATIONS}:")
+    for i, run in enumerate(runs):
+        b, v = run["points"], run["gold"]
+        ax.errorbar([p["kl_mean"] for p in b], [p["gold_mean"] for p in b], yerr=[p["gold_se"] for p in b],
+                    color=colour, marker="o", ms=3, lw=1, label=f"{name} ({len(runs)} seeds)" if i == 0 else None)
+        best = b[v["peak_index"]]
+        print(f"  seed {run['seed']}: peak {v['peak']:+.3f} at KL {best['kl_mean']:.1f}, end {v['end']:+.3f} at KL "
+              f"{b[-1]['kl_mean']:.1f} ({'a significant drop' if v['significant'] else 'no significant drop'}); "
+              f"gold below the base model's from KL {kl_where_gold_falls_below(b, base_gold) or float('nan'):.1f}")
+    turn_kl[name] = [kl_where_gold_falls_below(run["points"], base_gold) for run in runs]
+    print(f"  median: peak {np.median([r['gold']['peak'] for r in runs]):+.3f}, end "
+          f"{np.median([r['gold']['end'] for r in runs]):+.3f}, below the base model from KL "
+          f"{np.median([k for k in turn_kl[name] if k is not None]):.1f}")
+    print(f"  a sample at the end (seed {runs[0]['seed']}): {runs[0]['points'][-1]['samples'][0]['response'][:100]!r}")
 ax.set(xlabel="sequence KL to the reference (nats)", ylabel="gold score (positive criterion, −1 to 1)",
        title=f"Committed run (not your labels): PPO continued from iteration {LIVE_ITERATIONS},\n"
-             "on the round-1 and on the round-2 reward model")
+             "on the round-1 and on the round-2 reward model, ± 1 s.e.")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
 # Read it honestly (the committed run: the right-hand column of the table above and the lines printed above the
 # figure). The second round made a *better* reward model — more accurate on base samples and on the iteration-30
-# policy's samples. Yet at equal KL the two branches are close (the new one a little higher near 30 nats, a little
-# lower near 43): the better reward model did not push the turn to a larger KL. And with the same weak leash PPO
-# then pushed the new reward model further and faster, and found its blind spot too: the same repetition, all the
-# way to the lowest gold score, −1 (a sample of each branch's end is printed above). The new
-# comparisons came from a policy that had *not yet* started repeating itself, so they taught the reward model
-# nothing about that failure. Iterated RLHF works when each round labels what the *current* policy does wrong, and
-# when β keeps each round near the data its reward model has seen — it is a loop, not a single fix. (And this is one
-# run per branch: section 5 shows how much single runs vary.)
+# policy's samples — and PPO against it did better: in every seed the green run's gold fell below the base model's
+# only at a larger KL than the blue run of the same seed, and its median peak is higher (the result check asserts
+# the first). The better reward model moved the turn to a larger KL. It did not remove it: with the same weak leash
+# PPO pushed the new reward model on and found its blind spots too, and every run of both branches ends with a
+# significant drop (a sample of each branch's end is printed above). The new comparisons came from a policy that had
+# *not yet* started repeating itself, so they taught the reward model little about that failure: they bought KL,
+# not safety. Iterated RLHF works when each round labels what the *current* policy does wrong, and when β keeps
+# each round near the data its reward model has seen — it is a loop, not a single fix.
+#
+# Three seeds per branch is few, and section 5 shows how much single runs vary: an earlier version of this committed
+# run, with one run per branch, had the green branch collapse *further* than the blue. Compare methods over seeds.
 
 
 # %% [markdown]
-# **Why does the blue branch not retrace the grey curve?** It continues from section 2's run with the same reward
-# model, so it should follow it. Compare them at equal KL:
+# **Why do the blue runs not retrace the grey curve?** They continue from section 2's run with the same reward model,
+# so one might expect them to follow it. Compare where each falls below the base model:
 
 # %%
 lr = config.learning_rate
 print(f"learning rate at iteration {LIVE_ITERATIONS}: section 2's run {lr * (1 - LIVE_ITERATIONS / ARGS['iterations']):.2g}"
       f" ({1 - LIVE_ITERATIONS / ARGS['iterations']:.0%} of the full rate, annealed to 0 at iteration {ARGS['iterations']});"
       f" each branch {lr:.2g} (the full rate again, annealed to 0 over the remaining {ARGS['iterations'] - LIVE_ITERATIONS})")
-print(f"evaluated every {ARGS['eval_every']} iterations in section 2's run, every {ARGS['round2_eval_every']} in the branches")
-print(f"round-1 reward model, continued from iteration {LIVE_ITERATIONS}, against section 2's run at the nearest KL:")
-for p in branches["round-1 reward model"][1:]:
-    q = min(points, key=lambda q: abs(q["kl_mean"] - p["kl_mean"]))
-    print(f"  branch iteration {p['iteration']:3d}: KL {p['kl_mean']:5.1f}, gold {p['gold_mean']:+.2f} ± {p['gold_se']:.2f}"
-          f"  |  section 2 iteration {q['iteration']:3d}: KL {q['kl_mean']:5.1f}, gold {q['gold_mean']:+.2f} ± {q['gold_se']:.2f}")
+section2_turn = kl_where_gold_falls_below(points, base_gold)
+blue_turns = turn_kl["round-1 reward model"]
+print(f"gold below the base model's from KL {section2_turn:.1f} in section 2's run; in the blue runs (seeds "
+      f"{', '.join(str(r['seed']) for r in branches['round-1 reward model'])}) from KL "
+      f"{', '.join(f'{k:.1f}' for k in blue_turns)}")
 
 # %% [markdown]
-# Between about 40 and 50 nats the branch stays far above section 2's curve at the same KL, and only its last point
-# comes back down to it (the pairs printed above). It is not a
-# replay of section 2 from iteration 30: the script starts PPO there afresh — a new optimiser (Adam's running averages
-# reset), the learning rate back at its full value (printed above), another trainer seed (other prompt batches and
-# minibatch orders), and samples from torch's global generator, which each evaluation reseeded (the run predates the
-# per-iteration seeding), at other iterations than in section 2. Only the policy and its value head carry over. So it
-# is another draw of a similar process, and gold's turn is sharp — the grey curve goes from near its peak to below
-# zero within a few evaluations — so two runs that spend their KL a little differently sit far apart at the same KL.
-# The comparison the experiment makes is between the two branches, which share all of this.
+# Section 2's turn lies among the blue runs' turns (printed above): the blue runs scatter around the grey curve rather
+# than retrace it. The script starts PPO at iteration 30 afresh — a new optimiser (Adam's running averages reset),
+# the learning rate back at its full value (printed above) and another trainer seed (other prompt batches and
+# minibatch orders). Only the policy and its value head carry over. So each blue run is another draw of a similar
+# process, and gold's turn is sharp — the grey curve goes from near its peak to below zero within a few evaluations —
+# so runs that spend their KL a little differently sit far apart at the same KL. The comparison the experiment makes
+# is between the two branches, seed by seed, which share all of this.
 
 # %% [markdown]
 # ## 5. Evaluation beyond one number
@@ -436,7 +460,10 @@ print(f"  std of gold across seeds {golds.std(ddof=1):.3f}, against a within-run
 #   a correct re-run fails this about 3% of the time (a $t$ distribution with 5 degrees of freedom), not the 0.3%
 #   three standard errors would give with a known spread;
 # - every pair of round 2 has one label (yours or the simulated person's; for `own`, only yours), and every reward
-#   model of section 4 is measured on policy samples beside base samples.
+#   model of section 4 is measured on policy samples beside base samples;
+# - the committed round 2 reads as section 4 says: seed by seed, the run on the round-2 reward model fell below the
+#   base model's gold at a larger KL than the run on the round-1 model, its median peak is higher, every run of both
+#   branches ends in a significant drop, and section 2's turn lies among the round-1 runs' turns.
 
 # %%
 assert points[-1]["reward_mean"] > peak["reward_mean"] > points[0]["reward_mean"], "the proxy reward did not keep rising"
@@ -451,6 +478,13 @@ if named:
     assert set(labelled) == {feedback_store.pair_id(*pair, ROUND2_MODEL) for pair in round2_pairs}, len(labelled)
 accuracies = [acc for row in live_accuracy.values() for acc, n in row.values()]
 assert len(accuracies) == 2 * len(reward_models) and all(np.isfinite(accuracies)), live_accuracy
+old_runs, new_runs = branches["round-1 reward model"], branches["round-2 reward model"]
+assert [r["seed"] for r in old_runs] == [r["seed"] for r in new_runs], "the branches' runs do not pair up by seed"
+assert None not in turn_kl["round-1 reward model"] + turn_kl["round-2 reward model"], turn_kl
+assert all(new > old for old, new in zip(turn_kl["round-1 reward model"], turn_kl["round-2 reward model"])), turn_kl
+assert np.median([r["gold"]["peak"] for r in new_runs]) > np.median([r["gold"]["peak"] for r in old_runs])
+assert all(r["gold"]["significant"] for r in old_runs + new_runs), "a committed round-2 run did not drop significantly"
+assert min(blue_turns) <= section2_turn <= max(blue_turns), (section2_turn, blue_turns)
 if results.comparable_with_committed(course.profile, rm):
     # the live run is one more draw of the committed runs at this iteration: judged against their spread
     for key, values in (("gold", golds), ("kl", seed_kls)):
@@ -569,12 +603,13 @@ rlhf_utils.check(
 # <details><summary>Answer</summary>Because that is where the reward model is now used and now wrong (section 3):
 # comparisons there teach it exactly what it lacks.</details>
 #
-# 4. In section 4's committed run the round-2 reward model was more accurate, yet PPO against it collapsed further.
-#    Why?
+# 4. In section 4's committed run the round-2 reward model was more accurate, and PPO against it turned at a larger
+#    KL, yet it still collapsed in every seed. Why?
 # <details><summary>Answer</summary>Its new comparisons came from the iteration-30 policy, before the repetition hack
-# appeared, so nothing in them taught it that repetition is bad; a better reward model *where it was trained* is
-# still a proxy elsewhere. With a weak leash PPO left that region again. Rounds must follow the policy (label what it
-# does now), and β must keep each round near its reward model's data.</details>
+# appeared. They made it better near that policy's text, which bought some KL, but nothing in them taught it that
+# repetition is bad: a better reward model *where it was trained* is still a proxy elsewhere. With a weak leash PPO
+# left that region again. Rounds must follow the policy (label what it does now), and β must keep each round near
+# its reward model's data.</details>
 #
 # ## Summary
 # - A learned reward is a proxy. Optimised with a weak leash, its score keeps rising while the gold score peaks and
@@ -583,8 +618,8 @@ rlhf_utils.check(
 #   because it keeps the policy where the reward model was trained.
 # - The reward model's accuracy on the policy's own text is what matters, and it changes as the policy drifts.
 # - A second round of feedback on the policy's samples is how RLHF iterates: every label records the model that
-#   wrote the pair, the reward model is updated, and PPO continues; section 4 shows what it bought here, and that
-#   the new reward model can be over-optimised too.
+#   wrote the pair, the reward model is updated, and PPO continues; section 4 shows what it bought here (gold's
+#   turn at a larger KL, in every seed), and that the new reward model is over-optimised too.
 # - One number is not enough: win-rate, diversity, length and the spread across seeds belong beside the mean, and
 #   methods are compared at equal KL, not at equal steps.
 #

@@ -39,7 +39,7 @@ class PeakThenDrop:
     large), and the peak is the *highest* of all the curve's means, picked for being high, so it tends to sit
     above the curve's true peak (by about one standard error when three or four points are within noise of
     the top), which makes the drop look larger. Treat a drop of a few ``drop_se`` as a hint to look closer; a drop of
-    tens of ``drop_se`` (notebook 07's committed run: about 30) is beyond both effects.
+    tens of ``drop_se`` (notebook 07's committed run: about 70) is beyond both effects.
     """
 
     peak_index: int

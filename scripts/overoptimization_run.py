@@ -11,10 +11,11 @@
    wrote it), together with as many fresh base-model pairs. The reward model is updated on both
    (``overoptimization.updated_reward_model``), both reward models are measured on base and policy
    samples (distribution shift), and PPO continues from that policy twice - with the old reward model
-   and with the new one, fresh optimiser each - so the two gold curves can be compared.
+   and with the new one, fresh optimiser each - once per ``--branch-seeds`` trainer seed, so the two
+   branches' gold curves can be compared over seeds, not on one run each.
 
 The file is rewritten after every evaluation, so a long run keeps what it finished.
-Run: ``python scripts/overoptimization_run.py`` (about 40 minutes on 2 CPU cores).
+Run: ``python scripts/overoptimization_run.py`` (about 36 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--round2-epochs", type=int, default=1)
     parser.add_argument("--round2-lr", type=float, default=1e-4)
     parser.add_argument("--round2-eval-every", type=int, default=10)
+    parser.add_argument("--branch-seeds", default="5,6,7", help="trainer seeds of each round-2 branch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-model", type=Path, default=None)
     parser.add_argument("--reward-model", type=Path, default=None)
@@ -59,9 +61,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "overoptimization.json")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if not parse_seeds(args.branch_seeds):
+        parser.error("--branch-seeds needs at least one seed")
     if not 0 < args.round2_from < args.iterations or args.round2_from % args.eval_every:
         parser.error("--round2-from must be a multiple of --eval-every, after 0 and before --iterations")
     return args
+
+
+def parse_seeds(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -125,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. seed spread over the first round2_from iterations (same learning-rate schedule as round 1)
     spread = output["seed_spread"] = {"iteration": args.round2_from,
                                       "points": [{"seed": args.seed, **next(p for p in points if p["iteration"] == args.round2_from)}]}
-    for seed in [int(s) for s in args.spread_seeds.split(",") if s.strip()]:
+    for seed in parse_seeds(args.spread_seeds):
         seed_trainer = ppo_trainer(lm_ppo.PolicyWithValueHead.from_base(base), rm, seed, args.iterations)
         seed_points: list = []
         run(seed_trainer, rm, args.round2_from, 0, args.round2_from, f"seed {seed}", seed_points)
@@ -164,14 +172,22 @@ def main(argv: list[str] | None = None) -> dict:
     save()
     continued = args.iterations - args.round2_from
     start_point = next(p for p in points if p["iteration"] == args.round2_from)
-    round2["branches"] = {}
-    for name, reward in (("round-1 reward model", rm), ("round-2 reward model", rm2)):
-        branch_trainer = ppo_trainer(copy.deepcopy(round2_start), reward, args.seed + 5, continued)
-        branch = round2["branches"][name] = [start_point] if reward is rm else \
-            [evaluate(round2_start.lm, reward, args.round2_from, start_point["train_seconds"], name)]
-        run(branch_trainer, reward, continued, args.round2_from, args.round2_eval_every, name, branch)
-        round2[f"{name} gold"] = {**peak_then_drop([p["gold_mean"] for p in branch], [p["gold_se"] for p in branch]).__dict__}
-        del branch_trainer
+    # every branch starts from the same policy; only the round-2 reward model scores it differently there
+    starts = {"round-1 reward model": start_point,
+              "round-2 reward model": evaluate(round2_start.lm, rm2, args.round2_from, start_point["train_seconds"],
+                                               "round-2 reward model")}
+    round2["branches"] = {name: [] for name in starts}
+    for seed in parse_seeds(args.branch_seeds):   # one seed of both branches at a time, so a cut-short run stays paired
+        for name, reward in (("round-1 reward model", rm), ("round-2 reward model", rm2)):
+            branch_trainer = ppo_trainer(copy.deepcopy(round2_start), reward, seed, continued)
+            branch = {"seed": seed, "points": [starts[name]]}
+            round2["branches"][name].append(branch)
+            run(branch_trainer, reward, continued, args.round2_from, args.round2_eval_every, f"{name}, seed {seed}",
+                branch["points"])
+            branch["gold"] = {**peak_then_drop([p["gold_mean"] for p in branch["points"]],
+                                               [p["gold_se"] for p in branch["points"]]).__dict__}
+            save()
+            del branch_trainer
     output["seconds"] = round(time.perf_counter() - started, 1)
     save()
     print(f"done in {output['seconds']:.0f} s")

@@ -134,7 +134,8 @@ def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_inputs, tmp
     script = load_script("scripts/overoptimization_run.py")
     out = tmp_path / "overoptimization.json"
     result = script.main(["--iterations", "4", "--eval-every", "2", "--round2-from", "2", "--round2-pairs", "6",
-                          "--round2-eval-every", "1", "--spread-seeds", "1", "--quiet", "--out", str(out),
+                          "--round2-eval-every", "1", "--spread-seeds", "1", "--branch-seeds", "5,6", "--quiet",
+                          "--out", str(out),
                           "--base-model", str(tiny_inputs["base"]), "--reward-model", str(tiny_inputs["rm"]),
                           "--prompts-dir", str(tiny_inputs["prompts"])])
     assert [p["iteration"] for p in result["points"]] == [0, 2, 4]
@@ -144,9 +145,16 @@ def test_overoptimization_script_runs_end_to_end_at_a_tiny_size(tiny_inputs, tmp
     assert round2["policy_pairs"] == 6 and round2["base_pairs"] == 6
     assert set(round2["accuracy"]) == {"round-1 reward model", "round-2 reward model"}
     assert all(set(v) == {"base samples", "policy samples"} for v in round2["accuracy"].values())
-    for name, branch in round2["branches"].items():
-        assert [p["iteration"] for p in branch] == [2, 3, 4], name
-    assert round2["branches"]["round-1 reward model"][0] == result["points"][1]  # both branches start where round 1 was
+    for name, runs in round2["branches"].items():
+        assert [r["seed"] for r in runs] == [5, 6], name
+        for r in runs:
+            assert [p["iteration"] for p in r["points"]] == [2, 3, 4], name
+            assert r["gold"]["end"] == r["points"][-1]["gold_mean"], name
+        assert runs[0]["points"][0] == runs[1]["points"][0], name  # every seed of a branch starts from one policy
+        assert runs[0]["points"][1:] != runs[1]["points"][1:], name  # ... and the seeds then differ
+    assert round2["branches"]["round-1 reward model"][0]["points"][0] == result["points"][1]  # where round 1 was
     read_results_file(out, "scripts/overoptimization_run.py", result)
     with pytest.raises(SystemExit):
         script.parse_args(["--round2-from", "3", "--eval-every", "2"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--branch-seeds", ""])
