@@ -355,18 +355,19 @@ fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.errorbar(kl, [p["gold_mean"] for p in points], yerr=[p["gold_se"] for p in points], color="lightgrey",
             marker=".", label="round 1 (section 2)")
 ax.axhline(base_gold, color="black", lw=0.8, ls=":", label="the base model")
-turn_kl = {}
+turn_kl = {}   # per branch: the KL at which each run's gold fell below the base model's
 for (name, runs), colour in zip(branches.items(), ["tab:blue", "tab:green"]):
     print(f"{name}, continued from iteration {LIVE_ITERATIONS}:")
+    turn_kl[name] = []
     for i, run in enumerate(runs):
         b, v = run["points"], run["gold"]
+        turn_kl[name].append(kl_where_gold_falls_below(b, base_gold))
         ax.errorbar([p["kl_mean"] for p in b], [p["gold_mean"] for p in b], yerr=[p["gold_se"] for p in b],
                     color=colour, marker="o", ms=3, lw=1, label=f"{name} ({len(runs)} seeds)" if i == 0 else None)
         best = b[v["peak_index"]]
         print(f"  seed {run['seed']}: peak {v['peak']:+.3f} at KL {best['kl_mean']:.1f}, end {v['end']:+.3f} at KL "
               f"{b[-1]['kl_mean']:.1f} ({'a significant drop' if v['significant'] else 'no significant drop'}); "
-              f"gold below the base model's from KL {kl_where_gold_falls_below(b, base_gold) or float('nan'):.1f}")
-    turn_kl[name] = [kl_where_gold_falls_below(run["points"], base_gold) for run in runs]
+              f"gold below the base model's from KL {turn_kl[name][-1] or float('nan'):.1f}")
     print(f"  median: peak {np.median([r['gold']['peak'] for r in runs]):+.3f}, end "
           f"{np.median([r['gold']['end'] for r in runs]):+.3f}, below the base model from KL "
           f"{np.median([k for k in turn_kl[name] if k is not None]):.1f}")
@@ -382,7 +383,7 @@ plt.show()
 # figure). The second round made a *better* reward model — more accurate on base samples and on the iteration-30
 # policy's samples — and PPO against it did better: in every seed the green run's gold fell below the base model's
 # only at a larger KL than the blue run of the same seed, and its median peak is higher (the result check asserts
-# the first). The better reward model moved the turn to a larger KL. It did not remove it: with the same weak leash
+# both). The better reward model moved the turn to a larger KL. It did not remove it: with the same weak leash
 # PPO pushed the new reward model on and found its blind spots too, and every run of both branches ends with a
 # significant drop (a sample of each branch's end is printed above). The new comparisons came from a policy that had
 # *not yet* started repeating itself, so they taught the reward model little about that failure: they bought KL,
