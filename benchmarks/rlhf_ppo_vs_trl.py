@@ -13,12 +13,13 @@ How the KL enters differs by design: ours and RLOO put β·KL in the reward, GRP
 estimator) to the loss; all are measured the same way here.
 
 The result: gold score and KL against wall time for every run and seed (``--seeds 0,1,2``); over the seeds,
-the median and spread of each run's final gold and KL, and the ratio of the median wall time our PPO needs to
+the median and spread of each run's gold and KL at every evaluation and at the end, and the ratio of the median wall time our PPO needs to
 reach the best RLOO configuration's median final gold score to the median wall time RLOO took (with our KL there).
 
 Run (about ``budget × (1 + 2 × len(trl_lrs))`` minutes):
 ``python benchmarks/rlhf_ppo_vs_trl.py --budget-minutes 6``; ``--smoke`` runs a tiny version.
 ``--ours-configs "2,16,1e-4;1,32,1e-4"`` also times other settings of ours (PPO epochs, minibatch, lr).
+``--summarise-only`` trains nothing: it rewrites the summary of the ``--out`` file from its runs.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from rlhf_utils.lm_task import load_prompts
 from rlhf_utils.models import load_base_model
 from rlhf_utils.paths import REPO_ROOT
 from rlhf_utils.profiles import get_profile
-from rlhf_utils.results import over_seeds, results_file, write_results
+from rlhf_utils.results import over_seeds, read_results, results_file, write_results
 from rlhf_utils.reward_model import load_reward_model
 
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "rlhf_ppo_vs_trl.json"
@@ -177,14 +178,36 @@ def run_seed(seed: int, base, base_folder: Path, tokenizer, rm, prompts, evaluat
     return runs
 
 
+def curves_over_seeds(runs: dict[str, dict[str, list[dict]]]) -> dict[str, list[dict]]:
+    """Gold and KL against training time over the seeds: for each run, its k-th evaluation's seconds, gold and KL
+    (median and range over the seeds), for every k that all seeds reached. Evaluations fall every ``--eval-every``
+    seconds of training, so the k-th ones of different seeds are at nearly the same time (their seconds' range
+    says how nearly). A point repeated at the end (files written before that was fixed) is read once."""
+    def distinct(curve: list[dict]) -> list[dict]:
+        return [p for i, p in enumerate(curve) if i == 0 or p["samples"] != curve[i - 1]["samples"]]
+
+    curves = {}
+    for name in next(iter(runs.values())):
+        per_seed = [distinct(seed_runs[name]) for seed_runs in runs.values()]
+        curves[name] = [{key: over_seeds([c[k][key] for c in per_seed]) for key in ("seconds", "gold", "kl")}
+                        for k in range(min(len(c) for c in per_seed))]
+    return curves
+
+
 def summarise(runs: dict[str, dict[str, list[dict]]]) -> dict:
-    """Medians and spread over seeds of each run's final gold, KL and samples; the best RLOO learning rate (by
-    median final gold); and for each run of ours, per seed, when it first reached RLOO's *median* final gold, with
-    the KL there, and its median over seeds against RLOO's median time (the ratio; None if any seed never did)."""
+    """Medians and spread over seeds of each run's final gold, KL and samples, and of its gold and KL against
+    training time (:func:`curves_over_seeds`); the best RLOO learning rate (by median final gold); and for each run
+    of ours, per seed, when it first reached RLOO's *median* final gold, with the KL there, and its median over
+    seeds against RLOO's median time (the ratio; None if any seed never did)."""
     names = list(next(iter(runs.values())))
     finals = {name: {key: over_seeds([seed_runs[name][-1][key] for seed_runs in runs.values()])
                      for key in ("gold", "kl", "samples", "seconds")} for name in names}
-    summary: dict = {"seeds": len(runs), "final": finals}
+    curves = curves_over_seeds(runs)
+    summary: dict = {"seeds": len(runs), "final": finals, "curves": curves}
+    print(f"\nover {len(runs)} seeds: median gold (KL) at each evaluation, by median training seconds")
+    for name, curve in curves.items():
+        print(f"{name:>24} " + "  ".join(f"{p['seconds']['median']:.0f} s {p['gold']['median']:+.3f} "
+                                         f"({p['kl']['median']:.1f})" for p in curve))
     print(f"\nover {len(runs)} seeds: median (min to max) of the final point")
     for name, f in finals.items():
         print(f"{name:>24} gold {f['gold']['median']:+.3f} ({f['gold']['min']:+.3f} to {f['gold']['max']:+.3f})  "
@@ -235,7 +258,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--prompts-dir", type=Path, default=None, help="default: the shipped prompts")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--smoke", action="store_true", help="a tiny run that checks the script works")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="train nothing: re-read --out's runs and rewrite its summary (after a summary change)")
     args = parser.parse_args(argv)
+    if args.summarise_only:
+        if not args.out.is_file():
+            parser.error(f"--summarise-only re-reads the runs of {args.out}, which does not exist: pass --out with a "
+                         "results file of this script, or run the benchmark first")
+        output = read_results(args.out)
+        output["summary"] = summarise(output["runs"])
+        write_results(args.out, output)
+        print(f"rewrote the summary of {args.out}")
+        return output
     if args.smoke:
         args.budget_minutes, args.eval_every, args.trl_lrs, args.eval_prompts = 0.2, 5.0, "1e-4", 8
         args.batch, args.samples_per_prompt = 8, 1

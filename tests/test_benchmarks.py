@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from rlhf_utils.results import write_results
+
 from .script_runs import load_script, read_results_file
 
 
@@ -137,6 +139,7 @@ def test_rlhf_benchmark_runs_ours_and_rloo_within_the_budget(tiny_inputs, tmp_pa
     assert summary["best_rloo"] == "rloo lr=0.0001" and summary["seeds"] == 2
     assert summary["target_gold"] == pytest.approx(float(np.median(finals)))
     assert summary["final"]["ours"]["gold"]["min"] <= summary["final"]["ours"]["gold"]["median"]
+    assert set(summary["curves"]) == {"ours", "rloo lr=0.0001"} and all(len(c) >= 2 for c in summary["curves"].values())
     ours = summary["ours"]["ours"]
     assert len(ours["reached"]) == 2 and (ours["ratio"] is None) == (None in ours["reached"])
 
@@ -206,3 +209,28 @@ def test_rlhf_benchmark_summary_reads_time_to_reach_over_seeds():
     assert ours["ratio"] == pytest.approx(30.0 / 60.0) and ours["kl_when_reached"]["median"] == 2.0
     runs["1"]["ours"] = curve(0, 0.1, 0.2)                                   # one seed never gets there: no ratio
     assert script.summarise(runs)["ours"]["ours"]["ratio"] is None
+
+
+def test_rlhf_benchmark_summary_gives_gold_and_kl_against_time_over_seeds(tmp_path):
+    script = load_script("benchmarks/rlhf_ppo_vs_trl.py")
+    curve = lambda *golds: [{"seconds": 30.0 * i + 1, "gold": g, "kl": 2.0 * i, "samples": 100 * i}  # noqa: E731
+                            for i, g in enumerate(golds)]
+    repeated = curve(0, 0.2, 0.6)
+    runs = {"0": {"ours": curve(0, 0.5, 0.9), "rloo lr=0.0001": repeated + repeated[-1:]},   # its last point twice
+            "1": {"ours": curve(0, 0.7), "rloo lr=0.0001": curve(0, 0.4, 0.8)},           # a seed cut short
+            "2": {"ours": curve(0, 0.8, 0.1), "rloo lr=0.0001": curve(0, 0.6, 0.7)}}
+    curves = script.summarise(runs)["curves"]
+    assert len(curves["ours"]) == 2 and len(curves["rloo lr=0.0001"]) == 3   # up to what every seed reached, once each
+    second = curves["ours"][1]
+    assert second["gold"] == {"median": 0.7, "min": 0.5, "max": 0.8, "seeds": 3} and second["seconds"]["median"] == 31.0
+    assert [p["gold"]["median"] for p in curves["rloo lr=0.0001"]] == [0, 0.4, 0.7]
+    assert [p["kl"]["max"] for p in curves["rloo lr=0.0001"]] == [0.0, 2.0, 4.0]
+
+    out = tmp_path / "race.json"                 # --summarise-only rewrites the summary of a file's runs, and no more
+    write_results(out, {"script": "benchmarks/rlhf_ppo_vs_trl.py", "args": {"seeds": "0,1,2"}, "summary": {},
+                        "runs": runs})
+    rewritten = script.main(["--summarise-only", "--out", str(out)])
+    assert json.loads(out.read_text()) == rewritten and rewritten["args"] == {"seeds": "0,1,2"}
+    assert rewritten["summary"]["curves"] == curves and rewritten["runs"] == runs
+    with pytest.raises(SystemExit):
+        script.main(["--summarise-only", "--out", str(tmp_path / "missing.json")])
