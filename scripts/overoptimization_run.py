@@ -164,21 +164,22 @@ def main(argv: list[str] | None = None) -> dict:
     round2 = output["round2"] = {"from_iteration": args.round2_from, "policy_model": policy_name,
                                  "policy_pairs": len(new_labels), "base_pairs": len(replay_labels),
                                  "comparisons": len(pairs), "reward_model_seconds": round(time.perf_counter() - rm_started, 1)}
+    reward_models = {"round-1 reward model": rm, "round-2 reward model": rm2}
     round2["accuracy"] = {
         name: {"base samples": dict(zip(("accuracy", "pairs"), pair_accuracy(base, tokenizer, r, heldout))),
                "policy samples": dict(zip(("accuracy", "pairs"), pair_accuracy(round2_start.lm, tokenizer, r, heldout)))}
-        for name, r in (("round-1 reward model", rm), ("round-2 reward model", rm2))}
+        for name, r in reward_models.items()}
     print(json.dumps(round2["accuracy"]))
     save()
     continued = args.iterations - args.round2_from
     start_point = next(p for p in points if p["iteration"] == args.round2_from)
-    # every branch starts from the same policy; only the round-2 reward model scores it differently there
-    starts = {"round-1 reward model": start_point,
-              "round-2 reward model": evaluate(round2_start.lm, rm2, args.round2_from, start_point["train_seconds"],
-                                               "round-2 reward model")}
-    round2["branches"] = {name: [] for name in starts}
+    # every branch starts from the same policy; only a new reward model scores it differently there
+    starts = {name: start_point if reward is rm else
+              evaluate(round2_start.lm, reward, args.round2_from, start_point["train_seconds"], name)
+              for name, reward in reward_models.items()}
+    round2["branches"] = {name: [] for name in reward_models}
     for seed in parse_seeds(args.branch_seeds):   # one seed of both branches at a time, so a cut-short run stays paired
-        for name, reward in (("round-1 reward model", rm), ("round-2 reward model", rm2)):
+        for name, reward in reward_models.items():
             branch_trainer = ppo_trainer(copy.deepcopy(round2_start), reward, seed, continued)
             branch = {"seed": seed, "points": [starts[name]]}
             round2["branches"][name].append(branch)
